@@ -1,0 +1,64 @@
+"""Where conc-tui keeps things: a cache for generated inputs, a folder per run.
+
+Run folders live under the system temp folder and carry the owner's pid in their
+name, so a later start can delete the folders of processes that no longer exist
+(after a SIGKILL, say).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+RUN_PREFIX = "conc-tui-run-"
+
+
+def cache_dir() -> Path:
+    """The cache for generated inputs (the text corpus), created on demand."""
+    base = os.environ.get("CONC_TUI_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    root = Path(base) if base else Path.home() / ".cache"
+    path = root / "conc-tui" if not os.environ.get("CONC_TUI_CACHE") else root
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def assets_dir() -> Path:
+    """The sample assets: inside the installed package, or at the repository's top."""
+    packaged = Path(__file__).parent / "assets"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "assets"
+
+
+def sample_images_dir() -> Path:
+    return assets_dir() / "images"
+
+
+def new_run_dir() -> Path:
+    """A fresh folder for one run's outputs and logs, owned by this process."""
+    return Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-"))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphaned_run_dirs() -> int:
+    """Delete run folders whose owning process is gone; return how many were removed."""
+    removed = 0
+    tmp = Path(tempfile.gettempdir())
+    for path in tmp.glob(f"{RUN_PREFIX}*"):
+        pid_text = path.name[len(RUN_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += 1
+    return removed

@@ -1,0 +1,144 @@
+"""Recorders: the cheap, lock-free way a worker reports what it is doing.
+
+A worker owns one recorder. Recording appends a small tuple; nothing here takes a lock
+or makes a system call beyond reading the monotonic clock. Two sinks exist:
+
+* in-process workers (threads, asyncio tasks, the serial baseline) hand each event to a
+  ``collections.deque`` whose ``append`` is atomic, so the collector sees it at once;
+* worker processes buffer events and ship them as one packed blob every
+  :data:`FLUSH_INTERVAL_NS` (or every :data:`FLUSH_EVENTS` events), because a
+  per-event queue put costs 15 us or more while a batch costs about 1 us an event.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from conc_tui.telemetry.states import Event, EventKind, WorkerState, pack_events
+
+FLUSH_INTERVAL_NS = 50_000_000
+FLUSH_EVENTS = 512
+
+_clock = time.monotonic_ns
+
+
+class Recorder:
+    """Reports one worker's state changes, finished items and lock use."""
+
+    def __init__(self, worker_id: int) -> None:
+        self.worker_id = worker_id
+        self.state_now = WorkerState.IDLE
+
+    # Subclasses decide where an event goes.
+    def _emit(self, kind: int, value: int, extra: int) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Ship anything buffered (a no-op for unbuffered recorders)."""
+
+    @property
+    def enabled(self) -> bool:
+        return True
+
+    def state(self, state: WorkerState, extra: int = 0) -> None:
+        """Record that this worker now is in ``state``."""
+        self.state_now = state
+        self._emit(EventKind.STATE, state, extra)
+
+    def item_done(self, index: int) -> None:
+        self._emit(EventKind.ITEM_DONE, 0, index)
+
+    def item_failed(self, index: int) -> None:
+        self._emit(EventKind.ITEM_FAILED, 0, index)
+
+    def lock_acquired(self, lock_id: int) -> None:
+        self._emit(EventKind.LOCK_ACQUIRED, 0, lock_id)
+
+    def lock_released(self, lock_id: int) -> None:
+        self._emit(EventKind.LOCK_RELEASED, 0, lock_id)
+
+    def loop_lag(self, lag_us: int) -> None:
+        self._emit(EventKind.LOOP_LAG, 0, max(0, min(lag_us, 0xFFFFFFFF)))
+
+    @contextmanager
+    def waiting(self, state: WorkerState) -> Iterator[None]:
+        """Mark a wait (for I/O, say) and return to RUNNING when it ends."""
+        previous = self.state_now
+        self.state(state)
+        try:
+            yield
+        finally:
+            self.state(previous if previous != WorkerState.IDLE else WorkerState.RUNNING)
+
+
+class NullRecorder(Recorder):
+    """Records nothing: the "telemetry off" baseline for overhead measurements."""
+
+    @property
+    def enabled(self) -> bool:
+        return False
+
+    def _emit(self, kind: int, value: int, extra: int) -> None:
+        return None
+
+    def state(self, state: WorkerState, extra: int = 0) -> None:
+        return None
+
+
+class LocalRecorder(Recorder):
+    """Hands each event straight to an in-process sink (a deque's ``append``)."""
+
+    def __init__(self, worker_id: int, sink: Callable[[Event], object]) -> None:
+        super().__init__(worker_id)
+        self._sink = sink
+
+    def _emit(self, kind: int, value: int, extra: int) -> None:
+        self._sink((_clock(), self.worker_id, kind, value, extra))
+
+
+class BatchRecorder(Recorder):
+    """Buffers events and ships them packed, for workers in other processes."""
+
+    def __init__(self, worker_id: int, sink: Callable[[bytes], object]) -> None:
+        super().__init__(worker_id)
+        self._sink = sink
+        self._buffer: list[Event] = []
+        self._last_flush = _clock()
+
+    def _emit(self, kind: int, value: int, extra: int) -> None:
+        now = _clock()
+        buffer = self._buffer
+        buffer.append((now, self.worker_id, kind, value, extra))
+        # Checking the age on every event (not in a timer thread) keeps the worker
+        # single-threaded; the first event after a quiet spell goes out at once.
+        if now - self._last_flush >= FLUSH_INTERVAL_NS or len(buffer) >= FLUSH_EVENTS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            blob = pack_events(self._buffer)
+            self._buffer = []
+            self._sink(blob)
+        self._last_flush = _clock()
+
+
+NULL_RECORDER = NullRecorder(0)
+
+# The recorder of whoever runs right now: a thread, or an asyncio task (each task copies
+# its context), so shared tools such as the log's lock can report who uses them.
+_current: contextvars.ContextVar[Recorder] = contextvars.ContextVar(
+    "conc_tui_recorder", default=NULL_RECORDER
+)
+
+
+def current_recorder() -> Recorder:
+    """The recorder of the worker running this code (a no-op one outside any worker)."""
+    return _current.get()
+
+
+def set_current_recorder(recorder: Recorder) -> None:
+    """Make ``recorder`` the current one for this thread or task."""
+    _current.set(recorder)

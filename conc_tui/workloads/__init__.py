@@ -1,0 +1,1 @@
+"""Workloads: what one task is, independent of how tasks are run. No Textual here."""

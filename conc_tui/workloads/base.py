@@ -1,0 +1,119 @@
+"""The contract between a workload (what a task does) and a model (how tasks run).
+
+A workload lists its items, runs one item synchronously (for the serial baseline,
+threads and processes) and, where it has a natural asynchronous form, asynchronously
+(for asyncio). Workloads report waits through :func:`current_recorder`, so the same
+code is instrumented under every model.
+
+Workload objects are pickled into worker processes, so they hold only plain data;
+per-process resources (a log handler, an HTTP session) are opened in :meth:`attach`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+
+class WorkloadError(Exception):
+    """Bad input for a workload: a missing folder, no usable files, a bad URL.
+
+    The message is one sentence a user can act on; the CLI prints it and exits 2.
+    """
+
+
+@dataclass(frozen=True)
+class Item:
+    """One unit of work."""
+
+    index: int
+    """Position in the order items were created; also the telemetry item id."""
+    key: str
+    """Stable identity used by the checksum: a relative path, a URL path, a band."""
+    payload: str = ""
+    """What the task needs: an absolute path, a full URL, a number."""
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What one task produced; ``digest`` makes it checkable across models."""
+
+    index: int
+    key: str
+    ok: bool
+    digest: str = ""
+    size: int = 0
+    """Bytes read, fetched or written: a measured count, shown as throughput."""
+    error: str = ""
+    discovered: tuple[str, ...] = field(default=())
+    """Links found by a crawler, for the coordinator's frontier."""
+
+
+def checksum(results: Iterable[ItemResult]) -> str:
+    """A digest of every successful result, independent of the order they finished in."""
+    h = hashlib.sha256()
+    for key, digest in sorted((r.key, r.digest) for r in results if r.ok):
+        h.update(key.encode())
+        h.update(b"\0")
+        h.update(digest.encode())
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+class Workload(ABC):
+    """Base class of the four workloads."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    has_async: ClassVar[bool] = False
+    """True when :meth:`run_async` is a real asynchronous implementation."""
+
+    def prepare(self, work_dir: Path) -> None:  # noqa: B027 - optional hook
+        """Get inputs ready in the coordinating process (outside the timed run).
+
+        Raises:
+            WorkloadError: when the input cannot be used.
+        """
+
+    @abstractmethod
+    def initial_items(self) -> list[Item]:
+        """The items known before the run starts."""
+
+    def total_items(self) -> int | None:
+        """How many items the run will have, or None when it is only known at the end."""
+        return len(self.initial_items())
+
+    def on_result(self, result: ItemResult) -> list[Item]:
+        """New items a finished one leads to (a crawler's new links). Coordinator only."""
+        return []
+
+    def attach(self) -> None:  # noqa: B027 - optional hook
+        """Open per-process resources (called once in every process that runs tasks)."""
+
+    def detach(self) -> None:  # noqa: B027 - optional hook
+        """Close what :meth:`attach` opened."""
+
+    @abstractmethod
+    def run(self, item: Item) -> ItemResult:
+        """Run one item, blocking. Raise on failure; the model records the reason."""
+
+    async def run_async(self, item: Item) -> ItemResult:
+        """Run one item on an event loop. Only meaningful when ``has_async``."""
+        raise NotImplementedError(f"{self.name} has no asynchronous form")
+
+    async def attach_async(self) -> None:  # noqa: B027 - optional hook
+        """Open per-loop resources (an HTTP session) inside the running loop."""
+
+    async def detach_async(self) -> None:  # noqa: B027 - optional hook
+        """Close what :meth:`attach_async` opened."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what :meth:`prepare` started (a local web server)."""
+
+    def describe(self) -> str:
+        """One line naming the input, for run headers."""
+        return self.description
