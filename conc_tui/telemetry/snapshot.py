@@ -128,8 +128,8 @@ class RunResult:
     """CPU seconds used by the run's processes (coordinator and workers)."""
     mean_cores_busy: float
     peak_rss_bytes: int
-    startup_s: float
-    """Seconds from creating the pool until every worker was ready."""
+    startup_s: float | None
+    """Seconds from creating the pool until every worker was ready (None without telemetry)."""
     lock_wait_s: float | None = None
     lock_hold_s: float | None = None
     lock_acquisitions: int | None = None

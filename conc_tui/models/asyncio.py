@@ -1,0 +1,118 @@
+"""One event loop, one thread, N tasks: the secretary juggling calls.
+
+A workload with a real asynchronous form (the crawler) awaits its network waits, so
+many requests are in flight at once. The others have no asynchronous form: they run on
+the loop as they are and block it — every other task waits, which the loop-lag
+heartbeat shows — unless the user asks for ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from conc_tui.models.base import (
+    Frontier,
+    Outcome,
+    RunContext,
+    run_item,
+    run_item_async,
+)
+from conc_tui.telemetry.recorder import Recorder, set_current_recorder
+from conc_tui.workloads.base import Item, ItemResult
+
+HEARTBEAT_S = 0.05
+NATIVE, BLOCKING, TO_THREAD = "native async", "blocking the loop", "to_thread"
+
+
+def mode_for(ctx: RunContext) -> str:
+    if ctx.workload.has_async:
+        return NATIVE
+    return TO_THREAD if ctx.to_thread else BLOCKING
+
+
+def run(ctx: RunContext) -> Outcome:
+    mode = mode_for(ctx)
+    results = asyncio.run(_main(ctx, mode))
+    return Outcome(results, async_mode=mode)
+
+
+async def _main(ctx: RunContext, mode: str) -> list[ItemResult]:
+    workload = ctx.workload
+    hub = ctx.hub
+    frontier = Frontier(workload)
+    changed = asyncio.Condition()
+    seen_threads: set[int] = set()
+
+    def note_thread() -> None:
+        tid = threading.get_native_id()
+        if hub is not None and tid not in seen_threads:
+            seen_threads.add(tid)
+            hub.call(lambda agg: agg.work_threads.add(tid))
+
+    if hub is not None:
+        hub.call(lambda agg: setattr(agg, "async_mode", mode))
+    note_thread()
+
+    async def next_item() -> Item | None:
+        async with changed:
+            while not ctx.stop.is_set():
+                item = frontier.take()
+                if item is not None:
+                    return item
+                if frontier.in_flight == 0:
+                    changed.notify_all()
+                    return None
+                await changed.wait()
+            return None
+
+    def in_thread(item: Item, recorder: Recorder) -> ItemResult:
+        note_thread()
+        return run_item(workload, item, recorder)
+
+    async def worker(number: int) -> None:
+        recorder = ctx.local_recorder(f"task {number}", os_thread=False)
+        set_current_recorder(recorder)  # this task's own context
+        while (item := await next_item()) is not None:
+            if mode == NATIVE:
+                result = await run_item_async(workload, item, recorder)
+            elif mode == TO_THREAD:
+                result = await asyncio.to_thread(in_thread, item, recorder)
+            else:
+                result = run_item(workload, item, recorder)  # blocks every other task
+            async with changed:
+                frontier.complete(result)
+                changed.notify_all()
+
+    async def heartbeat() -> None:
+        if hub is None:
+            return
+        loop = asyncio.get_running_loop()
+        lag_recorder = hub.system_recorder
+        while True:
+            started = loop.time()
+            await asyncio.sleep(HEARTBEAT_S)
+            lag_recorder.loop_lag(int((loop.time() - started - HEARTBEAT_S) * 1e6))
+
+    async def watch_stop(tasks: list[asyncio.Task[None]]) -> None:
+        while not ctx.stop.is_set():
+            await asyncio.sleep(0.05)
+        for task in tasks:
+            task.cancel()
+
+    workload.attach()
+    if mode == NATIVE:
+        await workload.attach_async()
+    beat = asyncio.create_task(heartbeat())
+    try:
+        ctx.pool_starting()
+        tasks = [asyncio.create_task(worker(n + 1)) for n in range(ctx.workers)]
+        watcher = asyncio.create_task(watch_stop(tasks))
+        await asyncio.gather(*tasks, return_exceptions=True)
+        watcher.cancel()
+    finally:
+        beat.cancel()
+        if mode == NATIVE:
+            await workload.detach_async()
+        workload.detach()
+    return frontier.results
