@@ -26,6 +26,7 @@ from conc_tui.paths import new_run_dir
 from conc_tui.telemetry.aggregator import Aggregator
 from conc_tui.telemetry.hub import TelemetryHub
 from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot
+from conc_tui.telemetry.states import Event
 from conc_tui.telemetry.system import (
     cpu_seconds_self_and_children,
     peak_rss_self_and_children,
@@ -64,6 +65,8 @@ def execute(
     stop: threading.Event | None = None,
     snapshot_interval: float = 0.1,
     keep_dir: Path | None = None,
+    event_log: list[Event] | None = None,
+    workload: Workload | None = None,
 ) -> RunResult:
     """Prepare the workload, run it under the model, and return the measured result.
 
@@ -74,10 +77,13 @@ def execute(
     Raises:
         ConfigError: a setting is out of range.
         WorkloadError: the input cannot be used (missing folder, bad URL, ...).
+
+    ``event_log`` collects every event folded (for tests); ``workload`` replaces the
+    one the config names (for tests that inject faults).
     """
     config.validate()
     stop = stop or threading.Event()
-    workload = make_workload(config)
+    workload = workload or make_workload(config)
     run_dir = keep_dir or new_run_dir()
     origin_ns = time.monotonic_ns()
     aggregator = Aggregator(
@@ -94,6 +100,7 @@ def execute(
             mp_context=process_model.mp_context() if config.model == "process" else None,
             on_snapshot=on_snapshot,
             snapshot_interval=snapshot_interval,
+            event_log=event_log,
         )
         hub.message = "preparing the input"
         hub.start()

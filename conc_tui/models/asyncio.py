@@ -91,7 +91,14 @@ async def _main(ctx: RunContext, mode: str) -> list[ItemResult]:
         lag_recorder = hub.system_recorder
         while True:
             started = loop.time()
-            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                await asyncio.sleep(HEARTBEAT_S)
+            except asyncio.CancelledError:
+                # Cancelled while overdue: the loop was blocked, and that stall counts.
+                overdue = loop.time() - started - HEARTBEAT_S
+                if overdue > 0:
+                    lag_recorder.loop_lag(int(overdue * 1e6))
+                raise
             lag_recorder.loop_lag(int((loop.time() - started - HEARTBEAT_S) * 1e6))
 
     async def watch_stop(tasks: list[asyncio.Task[None]]) -> None:

@@ -23,6 +23,8 @@ _WAIT_LOCK = int(WorkerState.WAIT_LOCK)
 _WAIT_IO = int(WorkerState.WAIT_IO)
 _WAIT_GIL = int(WorkerState.WAIT_GIL)
 _WAIT_CPU = int(WorkerState.WAIT_CPU)
+_DONE = int(WorkerState.DONE)
+_FAILED = int(WorkerState.FAILED)
 
 
 @dataclass
@@ -237,7 +239,13 @@ class Aggregator:
     # -- OS samples --------------------------------------------------------------
 
     def apply_thread_sample(
-        self, worker_id: int, t_ns: int, cpu_ns: int, delay_ns: int, core: int | None
+        self,
+        worker_id: int,
+        t_ns: int,
+        cpu_ns: int,
+        delay_ns: int,
+        core: int | None,
+        settled_ns: int | None = None,
     ) -> None:
         """Compare a worker thread's OS CPU time with the time it was meant to run.
 
@@ -246,11 +254,18 @@ class Aggregator:
         of one process, waiting for the GIL. The totals are exact shares; the lane
         shows the same share of its running columns as waits (error diffusion), so
         a thread that waited 40% of the time shows about 40% waiting cells.
+
+        ``settled_ns`` is the time up to which this worker's events are surely in
+        (batches from other processes arrive late); the lane is relabelled up to it.
         """
         track = self.tracks.get(worker_id)
         if track is None:
             return
         track.core = core
+        settled = t_ns if settled_ns is None else settled_ns
+        if settled > track.since_ns and track.state not in (_DONE, _FAILED):
+            # Put the open interval on the timeline so its columns can be relabelled.
+            self._set_state(track, track.state, settled)
         running = track.running_ns(t_ns)
         if track.sampled_cpu_ns is None or track.sampled_delay_ns is None:
             track.sampled_cpu_ns, track.sampled_delay_ns = cpu_ns, delay_ns
@@ -259,8 +274,9 @@ class Aggregator:
         d_running = running - track.sampled_running_ns
         d_cpu = cpu_ns - track.sampled_cpu_ns
         d_delay = delay_ns - track.sampled_delay_ns
-        d_wall = t_ns - (track.sampled_at_ns or t_ns)
-        start_ns = track.sampled_at_ns or t_ns
+        previous_at = t_ns if track.sampled_at_ns is None else track.sampled_at_ns
+        d_wall = t_ns - previous_at
+        start_ns = previous_at - (t_ns - settled)
         track.sampled_cpu_ns, track.sampled_delay_ns = cpu_ns, delay_ns
         track.sampled_running_ns, track.sampled_at_ns = running, t_ns
         if d_wall > 0:
@@ -272,7 +288,7 @@ class Aggregator:
         gil = max(0.0, 1.0 - cpu_share - cpu_wait) if self.gil_possible else 0.0
         track.gil_ns += gil * d_running
         track.cpu_wait_ns += cpu_wait * d_running
-        self._dither(track, start_ns, t_ns, gil, cpu_wait)
+        self._dither(track, start_ns, settled, gil, cpu_wait)
 
     def _dither(
         self, track: WorkerTrack, start_ns: int, end_ns: int, gil: float, cpu_wait: float

@@ -19,15 +19,16 @@ from multiprocessing.context import BaseContext
 from typing import Any
 
 from conc_tui.telemetry.aggregator import Aggregator
-from conc_tui.telemetry.recorder import LocalRecorder
+from conc_tui.telemetry.recorder import FLUSH_INTERVAL_NS, LocalRecorder
 from conc_tui.telemetry.snapshot import Phase, ProcessView, Snapshot
-from conc_tui.telemetry.states import Event
+from conc_tui.telemetry.states import Event, unpack_events
 from conc_tui.telemetry.system import ProcessSampler, read_thread_sched
 
 SYSTEM_WORKER = 0
 """Worker id of events that belong to no lane (the event loop's heartbeat)."""
 
 Op = Callable[[Aggregator], None]
+_REMOTE_LAG_NS = 2 * FLUSH_INTERVAL_NS
 
 
 class TelemetryHub:
@@ -42,6 +43,7 @@ class TelemetryHub:
         snapshot_interval: float = 0.1,
         sample_interval: float = 0.2,
         poll_interval: float = 0.02,
+        event_log: list[Event] | None = None,
     ) -> None:
         self.aggregator = aggregator
         self.on_snapshot = on_snapshot
@@ -63,6 +65,8 @@ class TelemetryHub:
         self._process_sampler = ProcessSampler()
         self._coordinator_pid = os.getpid()
         self.system_recorder = LocalRecorder(SYSTEM_WORKER, self._events.append)
+        self._event_log = event_log
+        """Every event folded, in order: for tests of the telemetry's invariants."""
 
     # -- called from worker threads ----------------------------------------------
 
@@ -107,7 +111,12 @@ class TelemetryHub:
                 batch.append(events.popleft())
         except IndexError:
             pass
-        return lambda agg: agg.feed(batch)
+        return lambda agg: self._feed(agg, batch)
+
+    def _feed(self, agg: Aggregator, events: list[Event]) -> None:
+        if self._event_log is not None:
+            self._event_log.extend(events)
+        agg.feed(events)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -175,7 +184,7 @@ class TelemetryHub:
                 return
             misses = 0
             if message[0] == "ev":
-                agg.feed_blob(message[1])
+                self._feed(agg, unpack_events(message[1]))
             elif message[0] == "hello":
                 _, worker_id, label, pid, tid, t_ns = message
                 agg.register(worker_id, label, pid, tid, t_ns)
@@ -192,8 +201,10 @@ class TelemetryHub:
                 continue
             sched = read_thread_sched(track.pid, track.tid)
             if sched is not None:
+                # Events from other processes come in batches up to a flush interval late.
+                settled = now_ns if track.pid == self._coordinator_pid else now_ns - _REMOTE_LAG_NS
                 agg.apply_thread_sample(
-                    track.worker_id, now_ns, sched.cpu_ns, sched.delay_ns, sched.core
+                    track.worker_id, now_ns, sched.cpu_ns, sched.delay_ns, sched.core, settled
                 )
         samples = self._process_sampler.sample(pids)
         views = []
