@@ -70,8 +70,7 @@ async def _main(ctx: RunContext, mode: str) -> list[ItemResult]:
         note_thread()
         return run_item(workload, item, recorder)
 
-    async def worker(number: int) -> None:
-        recorder = ctx.local_recorder(f"task {number}", os_thread=False)
+    async def worker(recorder: Recorder) -> None:
         set_current_recorder(recorder)  # this task's own context
         while (item := await next_item()) is not None:
             if mode == NATIVE:
@@ -113,7 +112,12 @@ async def _main(ctx: RunContext, mode: str) -> list[ItemResult]:
     beat = asyncio.create_task(heartbeat())
     try:
         ctx.pool_starting()
-        tasks = [asyncio.create_task(worker(n + 1)) for n in range(ctx.workers)]
+        # Tasks are registered as they are created: they cost almost nothing to start,
+        # even when a blocking workload keeps them from running for a long time.
+        recorders = [
+            ctx.local_recorder(f"task {n + 1}", os_thread=False) for n in range(ctx.workers)
+        ]
+        tasks = [asyncio.create_task(worker(recorder)) for recorder in recorders]
         watcher = asyncio.create_task(watch_stop(tasks))
         await asyncio.gather(*tasks, return_exceptions=True)
         watcher.cancel()

@@ -42,7 +42,7 @@ class TelemetryHub:
         on_snapshot: Callable[[Snapshot], None] | None = None,
         snapshot_interval: float = 0.1,
         sample_interval: float = 0.2,
-        poll_interval: float = 0.02,
+        poll_interval: float = 0.05,
         event_log: list[Event] | None = None,
     ) -> None:
         self.aggregator = aggregator

@@ -23,6 +23,7 @@ FLUSH_INTERVAL_NS = 50_000_000
 FLUSH_EVENTS = 512
 
 _clock = time.monotonic_ns
+_STATE = int(EventKind.STATE)
 
 
 class Recorder:
@@ -97,6 +98,11 @@ class LocalRecorder(Recorder):
 
     def _emit(self, kind: int, value: int, extra: int) -> None:
         self._sink((_clock(), self.worker_id, kind, value, extra))
+
+    def state(self, state: WorkerState, extra: int = 0) -> None:
+        # The hottest call of all, so it skips a layer.
+        self.state_now = state
+        self._sink((_clock(), self.worker_id, _STATE, state, extra))
 
 
 class BatchRecorder(Recorder):

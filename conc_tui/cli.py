@@ -1,0 +1,718 @@
+"""The ``conc-tui`` command line: ``app`` (the default), ``run``, ``bench`` and ``serve``.
+
+Every mistake in the arguments ends the same way: one line on stderr,
+``conc-tui: error: <what is wrong>; <what is accepted>``, and exit status 2. Everything
+that can be checked (numbers, choices, folders, URL syntax, each workload's inputs) is
+checked before any slow work starts. Textual is imported only by ``app``.
+
+Exit statuses: 0 success, 1 a run broke off (status ``failed``), 2 bad input,
+130 interrupted by Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+from conc_tui import __version__, report
+from conc_tui.config import (
+    FILTERS,
+    MAX_WORKERS,
+    MODELS,
+    WORKLOADS,
+    ConfigError,
+    RunConfig,
+    WorkloadOptions,
+)
+from conc_tui.engine import execute, make_workload
+from conc_tui.telemetry.snapshot import RunResult
+from conc_tui.workloads.base import WorkloadError
+
+PROG = "conc-tui"
+COMMANDS = ("app", "run", "bench", "serve")
+"""The subcommands shown in ``--help``; ``lab`` exists too, for the app's child process."""
+HIDDEN_COMMANDS = ("lab",)
+ROOT_FLAGS = ("-h", "--help", "--version")
+
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+# Limits shared with RunConfig.validate(); the parser checks them first so the message
+# names the option exactly as the user typed it.
+MAX_ITEMS = 100_000
+MAX_LATENCY_MS = 10_000.0
+MAX_REPEAT = 100
+DEFAULT_PORT = 8765
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+DEFAULT_BENCH_MODELS = ("process", "thread", "async")
+
+
+def default_workers(model: str) -> int:
+    """The worker count a model gets when ``--workers`` is not given.
+
+    One process per core (more cannot run Python at once), 8 threads (enough to overlap
+    I/O without drowning in GIL hand-offs), 50 asyncio tasks (tasks are cheap; a
+    crawler wants many requests in flight), and one for the serial baseline.
+    """
+    if model == "process":
+        return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    return {"thread": 8, "async": 50}.get(model, 1)
+
+
+# --- one-line errors ------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    """Escape newlines and other unprintable characters so a message stays one line."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def _print_error(message: str) -> None:
+    sys.stderr.write(f"{PROG}: error: {_one_line(message)}\n")
+    sys.stderr.flush()
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``conc-tui: error: <message>`` and exit with status 2."""
+    _print_error(message)
+    raise SystemExit(EXIT_USAGE)
+
+
+class CliParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, never a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        # argparse's own messages ("unrecognized arguments: --x") name the problem but
+        # not the remedy; ours always carry "; <accepted values>" already.
+        if ";" not in message:
+            message += f"; see '{self.prog} --help' for the accepted options"
+        fail(message)
+
+
+# --- argument types: each names the problem and the accepted values -------------------
+
+
+def _int_type(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number; use {low} to {high}"
+            ) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range; use {low} to {high}")
+        return value
+
+    return parse
+
+
+def _ms_type(text: str) -> float:
+    accepted = f"use a number of milliseconds from 0 to {MAX_LATENCY_MS:g}"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; {accepted}") from None
+    if not math.isfinite(value) or not 0 <= value <= MAX_LATENCY_MS:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range; {accepted}")
+    return value
+
+
+def _choice_type(noun: str, choices: Sequence[str]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(
+                f"unknown {noun} {text!r}; choose one of: {', '.join(choices)}"
+            )
+        return text
+
+    return parse
+
+
+def _list_type(noun: str, choices: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
+    """A comma-separated list of choices; duplicates are dropped, order is kept."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        if not names:
+            raise argparse.ArgumentTypeError(
+                f"the list of {noun}s is empty; name one or more of: {','.join(choices)}"
+            )
+        for name in names:
+            if name not in choices:
+                raise argparse.ArgumentTypeError(
+                    f"unknown {noun} {name!r}; choose from: {','.join(choices)}"
+                )
+        return tuple(dict.fromkeys(names))
+
+    return parse
+
+
+def _folder_type(text: str) -> str:
+    accepted = "give the path of an existing folder"
+    if not text:
+        raise argparse.ArgumentTypeError(f"the folder path is empty; {accepted}")
+    try:
+        path = Path(text).expanduser()
+        exists, is_dir = path.exists(), path.is_dir()
+    except (OSError, ValueError, RuntimeError):
+        # ValueError: an embedded NUL; RuntimeError: "~user" for an unknown user.
+        raise argparse.ArgumentTypeError(f"{text!r} is not a usable path; {accepted}") from None
+    if not exists:
+        raise argparse.ArgumentTypeError(f"folder {text!r} does not exist; {accepted}")
+    if not is_dir:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder; {accepted}")
+    # Absolute, because runs happen in other processes with their own working folder.
+    return str(path.resolve())
+
+
+def _url_type(text: str) -> str:
+    example = "give a full http:// or https:// URL such as http://127.0.0.1:8765/"
+    if not text or any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid URL; {example}")
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid URL; {example}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        scheme = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
+        raise argparse.ArgumentTypeError(f"URL {text!r} has {scheme}; {example}")
+    if not parts.hostname:
+        raise argparse.ArgumentTypeError(f"URL {text!r} has no host; {example}")
+    return text
+
+
+def _host_type(text: str) -> str:
+    if not text or any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a host name; use an address such as 127.0.0.1"
+        )
+    return text
+
+
+# --- the parser ---------------------------------------------------------------------------
+
+
+def add_workload_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options every workload understands (shared by app, run and bench)."""
+    d = WorkloadOptions()
+    group = parser.add_argument_group(
+        "workload options", "each workload uses the options that concern it"
+    )
+    group.add_argument(
+        "--images",
+        metavar="DIR",
+        type=_folder_type,
+        help="folder of images for the images workload (default: the bundled samples)",
+    )
+    group.add_argument(
+        "--filter",
+        type=_choice_type("filter", FILTERS),
+        choices=FILTERS,
+        default=d.filter,
+        help=f"Pillow filter the images workload applies (default: {d.filter})",
+    )
+    group.add_argument(
+        "--files",
+        metavar="DIR",
+        type=_folder_type,
+        help="folder of files for the files workload (default: a generated text corpus)",
+    )
+    group.add_argument(
+        "--io-latency",
+        metavar="MS",
+        type=_ms_type,
+        default=d.io_latency_ms,
+        help=f"extra wait per file read, to mimic slow storage (default: {d.io_latency_ms:g})",
+    )
+    group.add_argument(
+        "--url",
+        type=_url_type,
+        help="site the web workload crawls (default: a local site started on 127.0.0.1)",
+    )
+    group.add_argument(
+        "--max-pages",
+        metavar="N",
+        type=_int_type(1, MAX_ITEMS),
+        default=d.max_pages,
+        help=f"most pages the crawler fetches (default: {d.max_pages})",
+    )
+    group.add_argument(
+        "--latency",
+        metavar="MS",
+        type=_ms_type,
+        default=d.latency_ms,
+        help=f"response delay of the local site (default: {d.latency_ms:g})",
+    )
+    group.add_argument(
+        "--items",
+        metavar="N",
+        type=_int_type(1, MAX_ITEMS),
+        help="how many images, files, pages or cpu tasks the default inputs have",
+    )
+    group.add_argument(
+        "--to-thread",
+        action="store_true",
+        help="under asyncio, run blocking work through asyncio.to_thread",
+    )
+
+
+def _subparser(
+    sub: argparse._SubParsersAction[CliParser], name: str, summary: str | None, text: str
+) -> CliParser:
+    kwargs: dict[str, object] = {"description": text, "allow_abbrev": False}
+    if summary is not None:
+        # A subparser added without help= stays out of the command list: that hides lab.
+        kwargs["help"] = summary
+    parser: CliParser = sub.add_parser(name, **kwargs)  # type: ignore[arg-type]
+    return parser
+
+
+def build_parser() -> CliParser:
+    """The full ``conc-tui`` parser; building it runs nothing."""
+    parser = CliParser(
+        prog=PROG,
+        description="See Python's multiprocessing, multithreading and asyncio run real work.",
+        epilog="With no command, or only workload options, conc-tui starts the app.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+
+    app = _subparser(sub, "app", "start the terminal app (the default)", "Start the app.")
+    add_workload_options(app)
+
+    run = _subparser(
+        sub,
+        "run",
+        "run one model on one workload and print the measured result",
+        "Run one workload under one model, headless, and print what was measured.",
+    )
+    run.add_argument(
+        "--model",
+        type=_choice_type("model", MODELS),
+        choices=MODELS,
+        help="how the work is run (required)",
+    )
+    run.add_argument(
+        "--workload",
+        type=_choice_type("workload", WORKLOADS),
+        choices=WORKLOADS,
+        help="what work is run (required)",
+    )
+    run.add_argument(
+        "--workers",
+        metavar="N",
+        type=_int_type(1, MAX_WORKERS),
+        help="processes, threads or tasks (default: one per core for process, 8 for "
+        "thread, 50 for async; serial always uses 1)",
+    )
+    run.add_argument("--json", action="store_true", help="print one JSON document instead")
+    run.add_argument(
+        "--no-telemetry",
+        action="store_true",
+        help="run without per-worker telemetry, to measure its overhead",
+    )
+    add_workload_options(run)
+
+    bench = _subparser(
+        sub,
+        "bench",
+        "race the models against a serial baseline and print who wins",
+        "Run each workload serially and under each model, several times, and compare "
+        "median wall times. Progress goes to stderr.",
+    )
+    bench.add_argument(
+        "--workloads",
+        metavar="LIST",
+        type=_list_type("workload", WORKLOADS),
+        default=WORKLOADS,
+        help=f"comma-separated workloads (default: {','.join(WORKLOADS)})",
+    )
+    bench.add_argument(
+        "--models",
+        metavar="LIST",
+        type=_list_type("model", MODELS),
+        default=DEFAULT_BENCH_MODELS,
+        help="comma-separated models raced against serial "
+        f"(default: {','.join(DEFAULT_BENCH_MODELS)})",
+    )
+    bench.add_argument(
+        "--workers",
+        metavar="N",
+        type=_int_type(1, MAX_WORKERS),
+        help="workers for every model (default: each model's own; serial always uses 1)",
+    )
+    bench.add_argument(
+        "--repeat",
+        metavar="K",
+        type=_int_type(1, MAX_REPEAT),
+        default=3,
+        help="runs of each pair; the median counts (default: 3)",
+    )
+    bench.add_argument("--json", action="store_true", help="print one JSON document instead")
+    bench.add_argument(
+        "--no-telemetry", action="store_true", help="run without per-worker telemetry"
+    )
+    add_workload_options(bench)
+
+    serve = _subparser(
+        sub,
+        "serve",
+        "serve the local test site for the web workload",
+        "Serve the generated site the web workload crawls, until Ctrl+C.",
+    )
+    serve.add_argument(
+        "--pages",
+        metavar="N",
+        type=_int_type(1, MAX_ITEMS),
+        default=200,
+        help="pages on the site (default: 200)",
+    )
+    serve.add_argument(
+        "--latency",
+        metavar="MS",
+        type=_ms_type,
+        default=WorkloadOptions().latency_ms,
+        help=f"delay before every response (default: {WorkloadOptions().latency_ms:g})",
+    )
+    serve.add_argument(
+        "--port",
+        metavar="P",
+        type=_int_type(0, 65535),
+        default=DEFAULT_PORT,
+        help=f"TCP port, 0 for any free one (default: {DEFAULT_PORT})",
+    )
+    serve.add_argument(
+        "--host",
+        metavar="H",
+        type=_host_type,
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only)",
+    )
+
+    _subparser(sub, "lab", None, "Internal: the app's child process that runs the work.")
+    return parser
+
+
+def _normalize_argv(argv: list[str]) -> list[str]:
+    """Pick the subcommand: none, or only workload options, means ``app``.
+
+    Unknown commands are rejected here rather than by argparse, whose message would
+    list the hidden ``lab`` command too.
+    """
+    if not argv:
+        return ["app"]
+    first = argv[0]
+    if first.startswith("-") and first != "-":
+        name = first.split("=", 1)[0]
+        return argv if name in ROOT_FLAGS else ["app", *argv]
+    if first not in COMMANDS and first not in HIDDEN_COMMANDS:
+        fail(f"unknown command {first!r}; choose one of: {', '.join(COMMANDS)}")
+    return argv
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse a full command line (without the program name); exits 2 on a mistake."""
+    namespace, extra = build_parser().parse_known_args(_normalize_argv(list(argv)))
+    if extra:
+        # Reported here rather than by argparse, which only knows the top-level parser
+        # at this point and would point at the wrong --help.
+        words = " ".join(repr(word) for word in extra)
+        noun = "arguments" if len(extra) > 1 else "argument"
+        fail(
+            f"unrecognized {noun} {words}; see '{PROG} {namespace.command} --help' "
+            "for the accepted options"
+        )
+    return namespace
+
+
+# --- from arguments to configs -----------------------------------------------------------
+
+
+def options_from_args(args: argparse.Namespace) -> WorkloadOptions:
+    """The :class:`WorkloadOptions` the workload options in ``args`` describe."""
+    return WorkloadOptions(
+        items=args.items,
+        images=args.images,
+        filter=args.filter,
+        files=args.files,
+        io_latency_ms=args.io_latency,
+        url=args.url,
+        max_pages=args.max_pages,
+        latency_ms=args.latency,
+        to_thread=args.to_thread,
+    )
+
+
+def _validated(config: RunConfig) -> RunConfig:
+    try:
+        return config.validate()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def run_config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Turn parsed ``run`` arguments into a validated :class:`RunConfig` (exits 2 if bad).
+
+    ``--model serial`` with ``--workers`` other than 1 is rejected rather than quietly
+    changed: the user asked for something the baseline cannot be.
+    """
+    if args.model is None:
+        fail(f"run needs --model; choose one of: {', '.join(MODELS)}")
+    if args.workload is None:
+        fail(f"run needs --workload; choose one of: {', '.join(WORKLOADS)}")
+    workers = args.workers if args.workers is not None else default_workers(args.model)
+    if args.model == "serial" and workers != 1:
+        fail(f"the serial model runs on one worker, got --workers {workers}; omit it or pass 1")
+    if args.to_thread and args.model != "async":
+        fail(f"--to-thread only applies to --model async, got --model {args.model}; drop it")
+    return _validated(
+        RunConfig(
+            model=args.model,
+            workload=args.workload,
+            workers=workers,
+            options=options_from_args(args),
+            telemetry=not args.no_telemetry,
+        )
+    )
+
+
+def parse_run_config(argv: Sequence[str]) -> RunConfig:
+    """Parse the arguments of ``conc-tui run`` into a validated :class:`RunConfig`.
+
+    Args:
+        argv: The arguments after ``run`` (a leading ``"run"`` is accepted too).
+
+    Raises:
+        SystemExit: with status 2, after one error line on stderr, for bad input
+            (status 0 for ``--help``).
+    """
+    args = list(argv)
+    if args[:1] == ["run"]:
+        args = args[1:]
+    return run_config_from_args(build_parser().parse_args(["run", *args]))
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """What ``conc-tui bench`` will run."""
+
+    workloads: tuple[str, ...]
+    models: tuple[str, ...]
+    """The models raced against the serial baseline (serial itself excluded)."""
+    workers: int | None
+    repeat: int
+    options: WorkloadOptions
+    telemetry: bool
+
+    def config(self, workload: str, model: str) -> RunConfig:
+        """The config of one (workload, model) run."""
+        if model == "serial":
+            workers = 1
+        else:
+            workers = self.workers if self.workers is not None else default_workers(model)
+        return RunConfig(model, workload, workers, self.options, self.telemetry)
+
+    def schedule(self) -> list[RunConfig]:
+        """Every run in order: per workload, K rounds of serial then each model.
+
+        Rounds are interleaved (serial, process, thread, ... then again) rather than
+        K runs of one model in a row, so slow drift in the machine (heat, caches, other
+        load) spreads over all models instead of biasing whichever ran last.
+        """
+        order = ("serial", *self.models)
+        return [
+            self.config(workload, model)
+            for workload in self.workloads
+            for _ in range(self.repeat)
+            for model in order
+        ]
+
+
+def bench_plan_from_args(args: argparse.Namespace) -> BenchPlan:
+    """Turn parsed ``bench`` arguments into a validated :class:`BenchPlan` (exits 2 if bad)."""
+    models = tuple(m for m in args.models if m != "serial")
+    plan = BenchPlan(
+        workloads=tuple(args.workloads),
+        models=models,
+        workers=args.workers,
+        repeat=args.repeat,
+        options=options_from_args(args),
+        telemetry=not args.no_telemetry,
+    )
+    for workload in plan.workloads:
+        for model in ("serial", *plan.models):
+            _validated(plan.config(workload, model))
+    return plan
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    options = options_from_args(args)
+    # Any model and workload will do: this checks the options' ranges only.
+    _validated(RunConfig("serial", "cpu", 1, options))
+    from conc_tui.app import ConcApp  # Textual is imported here and only here.
+
+    app = ConcApp(options=options)
+    app.run()
+    code = getattr(app, "return_code", 0)
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def _status_exit(result: RunResult) -> int:
+    if result.status == "failed":
+        return EXIT_RUN_FAILED
+    if result.status == "stopped":
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    config = run_config_from_args(args)
+    try:
+        result = execute(config)
+    except (ConfigError, WorkloadError) as exc:
+        fail(str(exc))
+    if args.json:
+        print(json.dumps(report.run_document(result), indent=2))
+    else:
+        print(report.format_run(result))
+    return _status_exit(result)
+
+
+def _progress(text: str) -> None:
+    # stderr, so that stdout carries nothing but the table or the JSON document.
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    plan = bench_plan_from_args(args)
+    # Building each workload checks its inputs (folders, URL) before the first timed run,
+    # so a bad --files does not surface after minutes of image runs.
+    for workload in plan.workloads:
+        try:
+            make_workload(plan.config(workload, "serial"))
+        except (ConfigError, WorkloadError) as exc:
+            fail(str(exc))
+    schedule = plan.schedule()
+    _progress(
+        f"{len(schedule)} runs: {len(plan.workloads)} workloads × "
+        f"{len(plan.models) + 1} models × {plan.repeat} rounds"
+    )
+    results: list[RunResult] = []
+    for n, config in enumerate(schedule, start=1):
+        try:
+            result = execute(config)
+        except (ConfigError, WorkloadError) as exc:
+            fail(str(exc))
+        results.append(result)
+        note = "" if result.status == "finished" else f" ({result.status}: {result.reason})"
+        _progress(
+            f"[{n}/{len(schedule)}] {config.workload} {config.model} ×{config.workers}: "
+            f"{result.wall_s:.3f} s{note}"
+        )
+    if args.json:
+        document = report.bench_document(
+            results,
+            repeat=plan.repeat,
+            workloads=plan.workloads,
+            models=plan.models,
+            workers=plan.workers,
+            options=asdict(plan.options),
+            telemetry=plan.telemetry,
+        )
+        print(json.dumps(document, indent=2))
+    else:
+        rows = report.summarize_bench(results)
+        print(report.format_bench_table(rows))
+        print()
+        for line in report.bench_verdicts(results, rows).values():
+            print(line)
+        print(report.rule_of_thumb(rows))
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from conc_tui.workloads import site  # aiohttp's server parts load only for serve
+
+    def ready(url: str) -> None:
+        print(
+            f"serving {args.pages} pages with {args.latency:g} ms latency at {url}/ (Ctrl+C stops)",
+            flush=True,
+        )
+        if args.host not in LOOPBACK_HOSTS:
+            print(
+                f"{PROG}: warning: {args.host} is not loopback, so the site is reachable "
+                "from the network",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    try:
+        site.serve(args.host, args.port, args.pages, args.latency, jitter=0.0, ready=ready)
+    except WorkloadError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        fail(f"cannot listen on {args.host} port {args.port} ({reason}); choose another --port")
+    except KeyboardInterrupt:
+        pass  # Ctrl+C is how the user stops the server: a clean exit, not an error.
+    return EXIT_OK
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from conc_tui.lab import lab_main
+
+    code = lab_main()
+    return code if isinstance(code, int) else EXIT_OK
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "app": _cmd_app,
+    "run": _cmd_run,
+    "bench": _cmd_bench,
+    "serve": _cmd_serve,
+    "lab": _cmd_lab,
+}
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return EXIT_OK
+    if isinstance(code, int):
+        return code
+    # sys.exit("message") elsewhere: keep the message, as the interpreter would.
+    _print_error(str(code))
+    return EXIT_RUN_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``conc-tui`` command line and return its exit status.
+
+    Args:
+        argv: The arguments without the program name; ``sys.argv[1:]`` when None.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        namespace = parse_args(args)
+        return _COMMANDS[namespace.command](namespace)
+    except SystemExit as exc:
+        return _exit_status(exc.code)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\n{PROG}: interrupted\n")
+        return EXIT_INTERRUPTED
