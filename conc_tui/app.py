@@ -1,0 +1,464 @@
+"""The conc-tui Textual app: one pane per concurrency model, fed by run controllers.
+
+The app never runs a workload. Each pane owns a :class:`~conc_tui.controller.RunController`
+(created on the first Space); the controller calls back from its own thread, and the
+app turns each callback into ONE small message. Only the visible pane's widgets are
+redrawn; hidden panes just keep their latest snapshot, so the UI's cost follows what is
+on screen, not how many runs are live.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from rich.text import Text
+from textual import events, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Header, Static
+
+from conc_tui.config import MAX_WORKERS, WORKLOADS, RunConfig, WorkloadOptions
+from conc_tui.controller import RunController
+from conc_tui.screens.help import HelpScreen
+from conc_tui.telemetry.cores import CoreSource
+from conc_tui.telemetry.snapshot import Phase, Snapshot
+from conc_tui.widgets.pane import ModelPane
+
+PANES: tuple[tuple[str, str, str], ...] = (
+    ("process", "Processes", "images"),
+    ("thread", "Threads", "files"),
+    ("async", "Asyncio", "web"),
+)
+"""(model, title, opening workload) of each pane, in key order."""
+
+MIN_WIDTH, MIN_HEIGHT = 60, 16
+CORE_INTERVAL_S = 0.22
+"""Core sampling period: about 4.5 Hz, enough for the kernel's 10 ms tick counts."""
+
+WORKER_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+"""The ladder + and - climb: fine steps where they matter, big ones for task counts."""
+
+
+_PANE_ACTIONS = frozenset(
+    {
+        "show_pane",
+        "next_pane",
+        "previous_pane",
+        "toggle_run",
+        "restart",
+        "more_workers",
+        "fewer_workers",
+        "cycle_workload",
+        "baseline",
+    }
+)
+
+
+def default_workers(model: str) -> int:
+    """Opening worker count: one process per core, 8 threads, 50 tasks."""
+    if model == "process":
+        return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+    return 8 if model == "thread" else 50
+
+
+def step_workers(current: int, up: bool) -> int:
+    """The next worker count on the ladder, clamped to 1..MAX_WORKERS."""
+    if up:
+        bigger = [n for n in WORKER_STEPS if n > current]
+        return min(MAX_WORKERS, bigger[0] if bigger else current)
+    smaller = [n for n in WORKER_STEPS if n < current]
+    return max(1, smaller[-1] if smaller else current)
+
+
+def _default_factory() -> RunController:
+    # Imported lazily: the lab pulls in the whole engine, which tests never need.
+    from conc_tui.lab import LabController
+
+    controller: RunController = LabController()
+    return controller
+
+
+@dataclass
+class PaneState:
+    """What the app knows about one pane."""
+
+    model: str
+    title: str
+    config: RunConfig
+    controller: RunController | None = None
+    snapshot: Snapshot | None = None
+    generation: int = 0
+    """Bumped on every start, so late snapshots of an older run are ignored."""
+
+    @property
+    def running(self) -> bool:
+        """True while the pane's latest snapshot says its run is live."""
+        return self.snapshot is not None and self.snapshot.phase.active
+
+
+class SnapshotArrived(Message):
+    """A controller produced a snapshot (posted from the controller's thread)."""
+
+    def __init__(self, model: str, generation: int, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.model = model
+        self.generation = generation
+        self.snapshot = snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        """A newer snapshot of the same run makes a queued one pointless."""
+        return (
+            isinstance(message, SnapshotArrived)
+            and message.model == self.model
+            and message.generation == self.generation
+        )
+
+
+class CoresSampled(Message):
+    """New per-core CPU samples (posted from the sampling thread)."""
+
+    def __init__(self, history: tuple[tuple[float, ...], ...]) -> None:
+        super().__init__()
+        self.history = history
+
+    def can_replace(self, message: Message) -> bool:
+        """Only the newest history matters."""
+        return isinstance(message, CoresSampled)
+
+
+class ConcApp(App[None]):
+    """Python's three concurrency models, running real work, side by side.
+
+    Args:
+        controller_factory: Makes one controller per pane (lazily, on first use).
+            Defaults to the real lab controller.
+        options: Workload options every pane's runs use.
+        core_sampler: Per-core CPU source; by default a
+            :class:`~conc_tui.telemetry.cores.CoreSampler` created on the sampling thread.
+        refresh_hz: Most redraws a second of the visible pane.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "conc-tui"
+    SUB_TITLE = "processes · threads · asyncio"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    BINDINGS = [
+        Binding("1", "show_pane('process')", "Processes", priority=True),
+        Binding("2", "show_pane('thread')", "Threads", priority=True),
+        Binding("3", "show_pane('async')", "Asyncio", priority=True),
+        Binding("tab", "next_pane", "Next pane", show=False, priority=True),
+        Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True),
+        Binding("space", "toggle_run", "Start/stop", key_display="Space", priority=True),
+        Binding("r", "restart", "Restart", priority=True),
+        Binding("plus,equals_sign", "more_workers", "Workers +", key_display="+"),
+        Binding("minus", "fewer_workers", "Workers -", key_display="-"),
+        Binding("w", "cycle_workload", "Workload"),
+        Binding("b", "baseline", "Serial baseline"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        controller_factory: Callable[[], RunController] | None = None,
+        options: WorkloadOptions | None = None,
+        core_sampler: CoreSource | None = None,
+        refresh_hz: float = 10.0,
+    ) -> None:
+        super().__init__()
+        self._factory = controller_factory or _default_factory
+        self.options = options or WorkloadOptions()
+        self._core_sampler = core_sampler
+        self._min_redraw_s = 1.0 / refresh_hz if refresh_hz > 0 else 0.0
+        self._last_redraw = 0.0
+        self._redraw_pending = False
+        self._cores_stop = threading.Event()
+        self.panes: dict[str, PaneState] = {
+            model: PaneState(
+                model, title, RunConfig(model, workload, default_workers(model), self.options)
+            )
+            for model, title, workload in PANES
+        }
+        self.current = PANES[0][0]
+        self.serial_results: dict[tuple[str, WorkloadOptions], float] = {}
+        """Serial wall time by (workload, options): the yardstick for speedups."""
+        self._cores: tuple[tuple[float, ...], ...] = ()
+
+    # -- building -------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        """Header, pane tabs, the panes, footer, and the too-small notice."""
+        yield Header(icon="≋")
+        yield Static(id="tabs")
+        with ContentSwitcher(initial=f"pane-{self.current}", id="panes"):
+            for model, _title, _workload in PANES:
+                yield ModelPane(model, id=f"pane-{model}")
+        yield Static(
+            f"Terminal too small: conc-tui needs at least {MIN_WIDTH}×{MIN_HEIGHT}.",
+            id="too-small",
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Draw the idle panes and start sampling the cores."""
+        for state in self.panes.values():
+            self._pane(state.model).show(None, state.config, self._serial_for(state.config))
+        self._draw_tabs()
+        self._check_size(self.size.width, self.size.height)
+        self._sample_cores()
+
+    def _pane(self, model: str) -> ModelPane:
+        return self.query_one(f"#pane-{model}", ModelPane)
+
+    # -- telemetry in -----------------------------------------------------------------
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="cores",
+        exit_on_error=False,
+        description="sample per-core CPU",
+    )
+    def _sample_cores(self) -> None:
+        """Sample the cores a few times a second, off the UI loop."""
+        if self._core_sampler is None:
+            from conc_tui.telemetry.cores import CoreSampler
+
+            # Created here because its constructor already calls psutil.
+            self._core_sampler = CoreSampler()
+        sampler = self._core_sampler
+        while not self._cores_stop.wait(CORE_INTERVAL_S):
+            sampler.sample()
+            self.post_message(CoresSampled(sampler.history()))
+
+    def on_cores_sampled(self, message: CoresSampled) -> None:
+        """Redraw the visible pane's core bars."""
+        self.show_cores(message.history)
+
+    def show_cores(self, history: tuple[tuple[float, ...], ...]) -> None:
+        """Draw per-core samples now (tests call this directly)."""
+        self._cores = history
+        self._pane(self.current).show_cores(history)
+
+    def _callback(self, model: str, generation: int) -> Callable[[Snapshot], None]:
+        def on_snapshot(snapshot: Snapshot) -> None:
+            # Runs on the controller's thread: only post, never touch widgets.
+            self.post_message(SnapshotArrived(model, generation, snapshot))
+
+        return on_snapshot
+
+    def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
+        """Keep the newest snapshot; draw it if its pane is visible."""
+        state = self.panes[message.model]
+        if message.generation != state.generation:
+            return
+        now = time.monotonic()
+        wait = self._min_redraw_s - (now - self._last_redraw)
+        if message.model != self.current or wait <= 0:
+            self._last_redraw = now
+            self.show_snapshot(message.model, message.snapshot)
+            return
+        # Too soon after the last redraw: keep the data, draw it once the interval is up.
+        self._store(message.model, message.snapshot)
+        if not self._redraw_pending:
+            self._redraw_pending = True
+            self.set_timer(wait, self._flush_redraw)
+
+    def _flush_redraw(self) -> None:
+        self._redraw_pending = False
+        self._last_redraw = time.monotonic()
+        self._draw_pane(self.panes[self.current])
+
+    def show_snapshot(self, model: str, snapshot: Snapshot) -> None:
+        """Apply a snapshot to a pane now (tests call this directly, with no threads).
+
+        Args:
+            model: The pane's model.
+            snapshot: What to show.
+        """
+        self._store(model, snapshot)
+        if model == self.current:
+            self._draw_pane(self.panes[model])
+
+    def _store(self, model: str, snapshot: Snapshot) -> None:
+        """Keep a pane's newest snapshot; record serial results; update the tabs."""
+        state = self.panes[model]
+        was_running = state.running
+        state.snapshot = snapshot
+        result = snapshot.result
+        if (
+            result is not None
+            and result.model == "serial"
+            and snapshot.phase is Phase.FINISHED
+            and result.wall_s > 0
+        ):
+            self.serial_results[(result.workload, state.config.options)] = result.wall_s
+        if state.running != was_running:
+            self._draw_tabs()
+
+    def _serial_for(self, config: RunConfig) -> float | None:
+        return self.serial_results.get((config.workload, config.options))
+
+    def _draw_pane(self, state: PaneState) -> None:
+        workload = state.snapshot.workload if state.snapshot else state.config.workload
+        serial = self.serial_results.get((workload, state.config.options))
+        with self.batch_update():
+            self._pane(state.model).show(state.snapshot, state.config, serial)
+
+    def _draw_tabs(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for index, (model, title, _workload) in enumerate(PANES, start=1):
+            state = self.panes[model]
+            mark = " ●" if state.running else ""
+            label = f" {index} {title}{mark} "
+            if model == self.current:
+                text.append(label, "bold reverse")
+            else:
+                text.append(label, "bold #3fb950" if state.running else "#8b949e")
+            text.append(" ")
+        running = [self.panes[m].title for m, _t, _w in PANES if self.panes[m].running]
+        self.sub_title = f"running: {', '.join(running)}" if running else "nothing running"
+        self.query_one("#tabs", Static).update(text)
+
+    # -- size -----------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Swap in the too-small notice below the minimum size."""
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.screen.set_class(small, "-too-small")
+
+    # -- actions ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the help screen is open, only quitting and the palette work."""
+        return not (isinstance(self.screen, HelpScreen) and action in _PANE_ACTIONS)
+
+    def action_show_pane(self, model: str) -> None:
+        """Show a pane; its run (if any) keeps going either way."""
+        if model not in self.panes or model == self.current:
+            return
+        self.current = model
+        self.query_one("#panes", ContentSwitcher).current = f"pane-{model}"
+        state = self.panes[model]
+        self._draw_pane(state)
+        if self._cores:
+            self._pane(model).show_cores(self._cores)
+        self._draw_tabs()
+
+    def _cycle(self, delta: int) -> None:
+        models = [model for model, _t, _w in PANES]
+        index = (models.index(self.current) + delta) % len(models)
+        self.action_show_pane(models[index])
+
+    def action_next_pane(self) -> None:
+        """Show the next pane."""
+        self._cycle(1)
+
+    def action_previous_pane(self) -> None:
+        """Show the previous pane."""
+        self._cycle(-1)
+
+    def _controller(self, state: PaneState) -> RunController:
+        if state.controller is None:
+            state.controller = self._factory()
+        return state.controller
+
+    def _start(self, state: PaneState, config: RunConfig) -> None:
+        controller = self._controller(state)
+        state.generation += 1
+        try:
+            controller.start(config, self._callback(state.model, state.generation))
+        except Exception as error:  # noqa: BLE001 - any start failure is shown, not raised
+            self.notify(str(error), title="Could not start the run", severity="error")
+
+    def action_toggle_run(self) -> None:
+        """Start the current pane's run, or stop it if it is running."""
+        state = self.panes[self.current]
+        if state.controller is not None and (state.running or state.controller.running):
+            state.controller.stop()
+        else:
+            self._start(state, state.config)
+
+    def action_restart(self) -> None:
+        """Start the current pane's run again from scratch."""
+        state = self.panes[self.current]
+        self._start(state, state.config)
+
+    def _reconfigure(self, config: RunConfig) -> None:
+        state = self.panes[self.current]
+        state.config = config
+        if state.running:
+            self._start(state, config)
+        else:
+            self._draw_pane(state)
+
+    def action_more_workers(self) -> None:
+        """More workers (restarts a running run with the new count)."""
+        config = self.panes[self.current].config
+        self._reconfigure(config.with_workers(step_workers(config.workers, up=True)))
+
+    def action_fewer_workers(self) -> None:
+        """Fewer workers (restarts a running run with the new count)."""
+        config = self.panes[self.current].config
+        self._reconfigure(config.with_workers(step_workers(config.workers, up=False)))
+
+    def action_cycle_workload(self) -> None:
+        """Next workload (restarts a running run with it)."""
+        config = self.panes[self.current].config
+        workload = WORKLOADS[(WORKLOADS.index(config.workload) + 1) % len(WORKLOADS)]
+        self._reconfigure(replace(config, workload=workload))
+
+    def action_baseline(self) -> None:
+        """Run the serial baseline of the current pane's workload, in this pane."""
+        state = self.panes[self.current]
+        self._start(state, replace(state.config, model="serial", workers=1))
+
+    def action_help(self) -> None:
+        """Open the help screen."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        """Stop every run and close every controller, then exit."""
+        self.close_controllers()
+        self.exit()
+
+    def close_controllers(self) -> None:
+        """Close every pane's controller and stop sampling (idempotent)."""
+        self._cores_stop.set()
+        for state in self.panes.values():
+            if state.controller is not None:
+                state.controller.close()
+                state.controller = None
+
+    def on_unmount(self) -> None:
+        """Make sure no run outlives the app, however it exits."""
+        self.close_controllers()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Every key's action in the command palette, too."""
+        yield from super().get_system_commands(screen)
+        for model, title, _workload in PANES:
+            yield SystemCommand(
+                f"Show {title}", f"Show the {title} pane", lambda m=model: self.action_show_pane(m)
+            )
+        yield SystemCommand("Start / stop", "Start or stop this pane's run", self.action_toggle_run)
+        yield SystemCommand("Restart", "Restart this pane's run", self.action_restart)
+        yield SystemCommand("More workers", "Add workers", self.action_more_workers)
+        yield SystemCommand("Fewer workers", "Remove workers", self.action_fewer_workers)
+        yield SystemCommand("Next workload", "Cycle the workload", self.action_cycle_workload)
+        yield SystemCommand("Serial baseline", "Run the serial baseline", self.action_baseline)
+        yield SystemCommand("Keys and legend", "Open the help screen", self.action_help)
+
+
+__all__ = ["ConcApp", "PaneState", "SnapshotArrived", "CoresSampled"]

@@ -1,0 +1,1 @@
+"""The screens of conc-tui: the help screen."""

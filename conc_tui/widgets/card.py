@@ -1,0 +1,132 @@
+"""The short card beside each pane: the analogy, pros and cons, and what to look for.
+
+Plain text only, so the help screen and tests can read it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from conc_tui.config import WorkloadOptions
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the card says about one model."""
+
+    title: str
+    analogy: str
+    pros: tuple[str, ...]
+    cons: tuple[str, ...]
+
+
+CARDS: dict[str, ModelCard] = {
+    "process": ModelCard(
+        title="Processes",
+        analogy="Each worker has its own tools and its own workbench.",
+        pros=(
+            "real parallel work: one core per worker",
+            "nothing shared, so no races over memory",
+        ),
+        cons=(
+            "each worker costs its own memory",
+            "slow to start, and data must be pickled across",
+        ),
+    ),
+    "thread": ModelCard(
+        title="Threads",
+        analogy="Workers share one bench and its tools, taking turns.",
+        pros=(
+            "cheap to start, little extra memory",
+            "good while waiting on files or the network",
+        ),
+        cons=(
+            "shared things need locks, and locks make queues",
+            "the GIL lets one thread run Python at a time",
+        ),
+    ),
+    "async": ModelCard(
+        title="Asyncio",
+        analogy="One secretary juggling many calls, never waiting on one.",
+        pros=(
+            "thousands of waits on one thread, tiny overhead",
+            "ideal for many network calls",
+        ),
+        cons=(
+            "one blocking call freezes every task",
+            "no help at all for CPU-heavy work",
+        ),
+    ),
+    "serial": ModelCard(
+        title="Serial baseline",
+        analogy="One worker doing one job after another.",
+        pros=("simple, and the yardstick for every speedup",),
+        cons=("every wait is wasted time",),
+    ),
+}
+
+RULE_OF_THUMB = (
+    "Rule of thumb: processes for CPU-heavy work, asyncio for many network calls, "
+    "threads for the rest. Measure it here: press b for the serial baseline."
+)
+
+_LOOK_FOR: dict[tuple[str, str], str] = {
+    ("process", "images"): "every lane runs solid green on its own core; "
+    "workers beyond the core count wait for a free core (▓).",
+    ("process", "cpu"): "lanes stay green and the core bars fill up: real parallel "
+    "Python, limited only by the number of cores.",
+    ("process", "files"): "each process has its own log lock, so nobody queues; "
+    "the start-up cost and memory per worker are the price.",
+    ("process", "web"): "processes work but mostly wait on the network (blue); "
+    "asyncio would do the same with one thread.",
+    ("thread", "cpu"): "lanes turn GIL-grey: only one thread runs Python at a time, "
+    "so more threads do not go faster.",
+    ("thread", "files"): "threads wait on the disk (blue) and queue for the shared "
+    "log's lock (pink); watch the holder and the queue.",
+    ("thread", "web"): "threads mostly wait on the network (blue), and the waits "
+    "overlap: that is where threads shine.",
+    ("async", "web"): "many calls on hold at once on ONE thread; loop lag stays small "
+    "as long as nothing blocks.",
+    ("async", "cpu"): "pure CPU work blocks the loop: tasks run one at a time and loop lag jumps.",
+    ("async", "images"): "blocking image work stalls the loop unless it is sent to a "
+    "thread (to_thread); watch the loop lag.",
+    ("async", "files"): "plain file reads block the loop: one task at a time, lag rising.",
+}
+
+
+def look_for(model: str, workload: str, options: WorkloadOptions | None = None) -> str:
+    """What to watch for right now, for this model, workload and its options."""
+    opts = options or WorkloadOptions()
+    if model == "thread" and workload == "images":
+        if opts.filter in ("blur", "median"):
+            return (
+                f"Pillow releases the GIL for the {opts.filter}, so threads scale "
+                "almost like processes: lanes stay green."
+            )
+        return (
+            f"the {opts.filter} filter is quick, so Python glue dominates and lanes "
+            "turn GIL-grey as threads queue for the interpreter."
+        )
+    if model == "async" and workload in ("images", "files", "cpu") and opts.to_thread:
+        return "work is sent to threads with to_thread, so the loop stays responsive."
+    if model == "serial":
+        return "one lane, one thing at a time: the time to beat."
+    return _LOOK_FOR.get((model, workload), "watch the lanes and the core bars.")
+
+
+def card_text(model: str, workload: str, options: WorkloadOptions | None = None) -> Text:
+    """The whole card as styled text."""
+    card = CARDS.get(model, CARDS["serial"])
+    text = Text()
+    text.append(card.analogy + "\n", style="italic")
+    for pro in card.pros:
+        text.append("+ ", style="bold green")
+        text.append(pro + "\n")
+    for con in card.cons:
+        text.append("− ", style="bold red")
+        text.append(con + "\n")
+    text.append("Look for: ", style="bold yellow")
+    text.append(look_for(model, workload, options))
+    return text

@@ -1,0 +1,114 @@
+"""One model's pane: progress, worker lanes, CPU cores, the model's own view, a card."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from conc_tui.config import RunConfig
+from conc_tui.telemetry.snapshot import Snapshot
+from conc_tui.widgets.card import CARDS, card_text
+from conc_tui.widgets.cores import CoreBars
+from conc_tui.widgets.glyphs import legend
+from conc_tui.widgets.lanes import CORE_WIDTH, LABEL_WIDTH, WorkerLanes
+from conc_tui.widgets.lines import LinesView
+from conc_tui.widgets.panels import MODEL_NAMES, model_lines, progress_lines, worker_cores
+
+ANALOGY_TITLES = {
+    "process": "Own tools: one process each",
+    "thread": "Shared tools, in shifts",
+    "async": "A secretary juggling calls",
+}
+
+
+class ModelPane(Horizontal):
+    """Everything one model shows. It only draws what the app hands it.
+
+    Args:
+        model: "process", "thread" or "async".
+        id: The widget id.
+    """
+
+    def __init__(self, model: str, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="pane")
+        self.model = model
+        self._config: RunConfig | None = None
+        self._column_s: float | None = None
+
+    def compose(self) -> ComposeResult:
+        """Build the pane's widgets."""
+        with Vertical(classes="main-col"):
+            yield LinesView(classes="progress")
+            yield Static(classes="lanes-head")
+            yield WorkerLanes(classes="lanes")
+            yield Static(legend(), classes="legend")
+        with Vertical(classes="side-col"):
+            cores = CoreBars(classes="cores")
+            cores.border_title = "CPU cores"
+            yield cores
+            view = LinesView(classes="model-view")
+            view.border_title = ANALOGY_TITLES[self.model]
+            yield view
+            card = Static(classes="card")
+            card.border_title = CARDS[self.model].title
+            yield card
+
+    def on_mount(self) -> None:
+        """Draw the column header once, before any run."""
+        self._set_column_s(0.1)
+
+    def _set_column_s(self, column_s: float) -> None:
+        if column_s == self._column_s:
+            return
+        self._column_s = column_s
+        head = Text(no_wrap=True, overflow="ellipsis")
+        head.append("worker".ljust(LABEL_WIDTH) + "core".ljust(CORE_WIDTH + 1), "bold")
+        head.append(f"← older   1 cell = {column_s:g} s   newest →", "#8b949e")
+        self.query_one(".lanes-head", Static).update(head)
+
+    def set_config(self, config: RunConfig) -> None:
+        """Show what Space would start: the card and the idle hint follow the config."""
+        if config == self._config:
+            return
+        self._config = config
+        self.query_one(".card", Static).update(
+            card_text(self.model, config.workload, config.options)
+        )
+        noun = MODEL_NAMES[self.model]
+        self.query_one(WorkerLanes).set_placeholder(
+            f"Press Space to start: {config.workers} {noun} on '{config.workload}'"
+        )
+
+    def show(
+        self, snapshot: Snapshot | None, config: RunConfig, serial_wall_s: float | None
+    ) -> None:
+        """Draw a snapshot (None: nothing has run in this pane yet).
+
+        Args:
+            snapshot: The pane's latest snapshot.
+            config: The pane's configuration.
+            serial_wall_s: Serial baseline wall time for the config's workload, if known.
+        """
+        self.set_config(config)
+        progress = self.query_one(".progress", LinesView)
+        width = progress.scrollable_content_region.width or 80
+        progress.set_lines(progress_lines(snapshot, config, serial_wall_s, width))
+        lanes = self.query_one(WorkerLanes)
+        lanes.update_workers(snapshot.worker_views if snapshot else ())
+        view = self.query_one(".model-view", LinesView)
+        view.set_lines(
+            model_lines(self.model, snapshot, view.scrollable_content_region.width or 40)
+        )
+        self.query_one(CoreBars).mark(
+            worker_cores(snapshot.worker_views) if snapshot else frozenset()
+        )
+        if snapshot is not None:
+            self._set_column_s(snapshot.column_s)
+
+    def show_cores(self, history: Sequence[tuple[float, ...]]) -> None:
+        """Draw new per-core samples."""
+        self.query_one(CoreBars).update_cores(history)

@@ -1,0 +1,314 @@
+"""Text for a pane's panels, built from a snapshot: progress, and each model's view.
+
+Pure functions from data to Rich ``Text`` lines, so they are easy to test and cheap to
+diff (a :class:`~conc_tui.widgets.lines.LinesView` repaints only changed lines).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from conc_tui.config import RunConfig
+from conc_tui.telemetry.snapshot import Phase, Snapshot, WorkerView
+
+PHASE_STYLES: dict[Phase, str] = {
+    Phase.IDLE: "bold #8b949e",
+    Phase.PREPARING: "bold #e3a008",
+    Phase.RUNNING: "bold #3fb950",
+    Phase.FINISHED: "bold #58a6ff",
+    Phase.FAILED: "bold white on #b62324",
+    Phase.STOPPED: "bold black on #e3a008",
+}
+PHASE_MARKS: dict[Phase, str] = {
+    Phase.IDLE: "○",
+    Phase.PREPARING: "◌",
+    Phase.RUNNING: "●",
+    Phase.FINISHED: "✔",
+    Phase.FAILED: "✗",
+    Phase.STOPPED: "■",
+}
+MODEL_NAMES = {"process": "processes", "thread": "threads", "async": "asyncio tasks"}
+_DIM = "#8b949e"
+
+
+def bar(fraction: float, width: int, style: str = "#3fb950") -> Text:
+    """A horizontal bar of ``width`` cells filled to ``fraction``, in eighths."""
+    width = max(1, width)
+    fraction = max(0.0, min(1.0, fraction))
+    eighths = round(fraction * width * 8)
+    full, part = divmod(eighths, 8)
+    text = Text("█" * full, style=style)
+    if full < width:
+        text.append(" ▏▎▍▌▋▊▉"[part] if part else " ", style=style)
+        text.append(" " * (width - full - 1))
+    return Text.assemble(("▕", _DIM), text, ("▏", _DIM))
+
+
+def fmt_seconds(seconds: float) -> str:
+    """Seconds in a compact human form: 14 ms, 2.31 s, 3 m 05 s."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 100:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} m {rest:02d} s"
+
+
+def fmt_mb(size: int) -> str:
+    """Bytes as megabytes."""
+    return f"{size / 2**20:.0f} MB"
+
+
+def run_title(model: str, workers: int, workload: str) -> str:
+    """ "thread × 8 · files"."""
+    if model == "serial":
+        return f"serial baseline · {workload}"
+    return f"{model} × {workers} · {workload}"
+
+
+def progress_lines(
+    snapshot: Snapshot | None,
+    config: RunConfig,
+    serial_wall_s: float | None,
+    width: int,
+) -> list[Text]:
+    """The progress block: phase, items and bar, result or message, failures.
+
+    Args:
+        snapshot: The latest snapshot of the pane's run, or None before any run.
+        config: The pane's configuration (what Space would start).
+        serial_wall_s: The serial baseline's wall time for this workload and options.
+        width: Cells available.
+    """
+    if snapshot is None:
+        first = Text.assemble(
+            (f"{PHASE_MARKS[Phase.IDLE]} READY ", PHASE_STYLES[Phase.IDLE]),
+            f" {run_title(config.model, config.workers, config.workload)}",
+        )
+        hint = Text.assemble(
+            ("Press Space to start", "bold reverse"),
+            "  · b serial baseline · +/- workers · w workload",
+        )
+        return [first, hint, Text(""), Text("")]
+
+    phase = snapshot.phase
+    first = Text.assemble(
+        (f" {PHASE_MARKS[phase]} {phase.value.upper()} ", PHASE_STYLES[phase]),
+        f" {run_title(snapshot.model, snapshot.workers, snapshot.workload)}",
+        (f"  elapsed {fmt_seconds(snapshot.elapsed_s)}", _DIM),
+    )
+    counts = f" {snapshot.items_done}"
+    if snapshot.items_total is not None:
+        counts += f"/{snapshot.items_total}"
+    counts += f" items · {snapshot.throughput:.1f}/s"
+    if snapshot.items_failed:
+        counts += f" · {snapshot.items_failed} failed"
+    if snapshot.items_total:
+        bar_width = max(4, min(40, width - len(counts) - 2))
+        second = bar(snapshot.items_done / snapshot.items_total, bar_width)
+        second.append(counts)
+    else:
+        second = Text(counts.lstrip())
+    if snapshot.items_failed:
+        second.stylize("#ff7b72", len(second) - len(f"{snapshot.items_failed} failed"))
+    return [first, second, result_line(snapshot, serial_wall_s), failure_line(snapshot)]
+
+
+def result_line(snapshot: Snapshot, serial_wall_s: float | None) -> Text:
+    """The run's outcome once it ended; before that, the run's message."""
+    result = snapshot.result
+    if result is None or snapshot.phase.active:
+        return Text(snapshot.message, style=_DIM)
+    if snapshot.phase is Phase.FAILED:
+        reason = result.reason or snapshot.message or "the run failed"
+        return Text(f"✗ failed after {fmt_seconds(result.wall_s)}: {reason}", "bold #ff7b72")
+    verb = "finished" if snapshot.phase is Phase.FINISHED else "stopped"
+    text = Text(f"{verb} in {fmt_seconds(result.wall_s)}", style="bold")
+    if result.model == "serial":
+        text.append(" · serial baseline recorded for speedups", style=_DIM)
+    elif serial_wall_s and result.wall_s > 0 and snapshot.phase is Phase.FINISHED:
+        speedup = serial_wall_s / result.wall_s
+        style = "bold #3fb950" if speedup >= 1.2 else "bold #e3a008"
+        text.append(f" · {speedup:.1f}× vs serial", style=style)
+        text.append(f" ({fmt_seconds(serial_wall_s)})", style=_DIM)
+    elif snapshot.phase is Phase.FINISHED:
+        text.append(" · press b for the serial baseline", style=_DIM)
+    return text
+
+
+def failure_line(snapshot: Snapshot) -> Text:
+    """The first failed item and its reason, if any."""
+    if not snapshot.failures:
+        return Text("")
+    key, reason = snapshot.failures[0]
+    more = len(snapshot.failures) - 1
+    text = Text(f"✗ {key}: {reason}", style="#ff7b72")
+    if more:
+        text.append(f" (+{more} more)", style=_DIM)
+    return text
+
+
+def _labels(snapshot: Snapshot) -> dict[int, str]:
+    return {view.worker_id: view.label for view in snapshot.worker_views}
+
+
+def _kv(key: str, value: str | Text, key_width: int = 10) -> Text:
+    return Text.assemble((key.ljust(key_width), _DIM), value)
+
+
+def process_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
+    """The process view: each worker's own memory, CPU, core and start-up time."""
+    if snapshot is None or not snapshot.worker_views:
+        return [
+            Text("Each worker is a separate OS process:"),
+            Text("its own memory, its own interpreter, its own GIL.", _DIM),
+            Text("Memory, CPU, core and start-up time", _DIM),
+            Text("of every worker appear here.", _DIM),
+        ]
+    views = snapshot.worker_views
+    rss = [v.rss_bytes for v in views if v.rss_bytes]
+    cores = {v.core for v in views if v.core is not None and v.state == 1}
+    lines = [
+        _kv("workers", f"{len(views)} · {len(cores)} cores busy"),
+        _kv(
+            "start-up",
+            fmt_seconds(snapshot.startup_s) + " to get ready"
+            if snapshot.startup_s is not None
+            else "measuring…",
+        ),
+    ]
+    if rss:
+        lines.append(
+            _kv("memory", f"{fmt_mb(sum(rss))} · {min(rss) // 2**20}–{fmt_mb(max(rss))} each")
+        )
+    lines.append(Text(f"{'worker':<9}{'core':>4}{'cpu%':>5}{'RSS':>5}{'start':>7}", "bold"))
+    for v in views:
+        core = "-" if v.core is None else f"c{v.core}"
+        cpu = "-" if v.cpu_percent is None else f"{v.cpu_percent:.0f}"
+        mem = "-" if v.rss_bytes is None else fmt_mb(v.rss_bytes).replace(" MB", "M")
+        start = "-" if v.startup_s is None else f"{v.startup_s:.2f}s"
+        line = Text(f"{v.label[:8]:<9}{core:>4}{cpu:>5}{mem:>5}{start:>7}")
+        lines.append(line)
+    return lines
+
+
+def thread_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
+    """The thread view: the shared log's lock as a live object, and GIL waits."""
+    if snapshot is None or not snapshot.worker_views:
+        return [
+            Text("All threads share one process and one log."),
+            Text("The log's lock shows here: who holds it,", _DIM),
+            Text("who queues for it, and how long they wait;", _DIM),
+            Text("then each thread's share of time waiting", _DIM),
+            Text("for the GIL.", _DIM),
+        ]
+    labels = _labels(snapshot)
+    lines: list[Text] = []
+    lock = snapshot.lock
+    if lock is None:
+        lines.append(Text("No shared lock in this workload", _DIM))
+        lines.append(Text("(the files workload logs through one).", _DIM))
+    else:
+        title = "Shared log lock" if lock.locks == 1 else f"Log locks: {lock.locks}, one each"
+        lines.append(Text(title, "bold"))
+        holder = (
+            Text(f"▶ {labels.get(lock.holder, str(lock.holder))}", "bold #3fb950")
+            if lock.holder is not None
+            else Text("nobody (free)", _DIM)
+        )
+        lines.append(_kv("held by", holder))
+        if lock.waiters:
+            names = " ← ".join(labels.get(w, str(w)) for w in lock.waiters)
+            queue = Text(f"{len(lock.waiters)}: ", "bold #ff5fd7")
+            queue.append(names)
+            queue.truncate(max(1, width - 10), overflow="ellipsis")
+        else:
+            queue = Text("empty", _DIM)
+        lines.append(_kv("queue", queue))
+        lines.append(
+            _kv(
+                "acquired",
+                f"{lock.acquisitions} · {lock.contention_share:.0%} waited",
+            )
+        )
+        lines.append(
+            _kv(
+                "waited",
+                f"{fmt_seconds(lock.total_wait_s)} · max {fmt_seconds(lock.longest_wait_s)}",
+            )
+        )
+    shares = [(v.label, v.gil_wait_share) for v in snapshot.worker_views]
+    if any(share is not None for _, share in shares):
+        lines.append(Text("GIL wait share", "bold"))
+        bar_width = max(4, min(20, width - 16))
+        for label, share in shares:
+            if share is None:
+                continue
+            line = Text(f"{label[:9]:<10}")
+            line.append_text(bar(share, bar_width, "#a8a8a8"))
+            line.append(f"{share:>5.0%}")
+            lines.append(line)
+    return lines
+
+
+def async_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
+    """The asyncio view: calls on hold, request rate, loop lag, the one thread."""
+    if snapshot is None or snapshot.loop is None:
+        return [
+            Text("One thread runs an event loop that"),
+            Text("juggles every task: while one waits on", _DIM),
+            Text("the network, the loop serves another.", _DIM),
+            Text("Calls on hold, requests per second and", _DIM),
+            Text("loop lag appear here.", _DIM),
+        ]
+    loop = snapshot.loop
+    threads = "1 OS thread" if loop.threads == 1 else f"{loop.threads or '?'} OS threads"
+    lines = [
+        Text.assemble(("One thread", "bold"), f" runs all {snapshot.workers} tasks ({threads})"),
+        _kv("on hold", f"{loop.in_flight} of {snapshot.workers} calls (max {loop.max_in_flight})"),
+    ]
+    bar_width = max(4, min(30, width - 12))
+    lines.append(
+        _kv("", bar(loop.in_flight / snapshot.workers if snapshot.workers else 0, bar_width))
+    )
+    lines.append(_kv("done/s", f"{loop.requests_per_s:.1f} requests a second"))
+    lag_style = "bold #ff5f5f" if loop.lag_ms >= 50 else "#3fb950"
+    lines.append(
+        _kv(
+            "loop lag",
+            Text.assemble(
+                (f"{loop.lag_ms:.1f} ms", lag_style),
+                (f" · mean {loop.lag_mean_ms:.1f} · max {loop.lag_max_ms:.1f}", _DIM),
+            ),
+        )
+    )
+    lines.append(_kv("mode", loop.blocking))
+    if loop.lag_ms >= 50:
+        lines.append(Text("The loop is blocked: every call waits.", "bold #ff5f5f"))
+    return lines
+
+
+def serial_lines(snapshot: Snapshot, width: int) -> list[Text]:
+    """What the pane shows while it runs the serial baseline."""
+    return [
+        Text("Serial baseline", "bold"),
+        Text("One worker, one item after another.", _DIM),
+        Text("Its wall time is the yardstick for", _DIM),
+        Text("every speedup shown in this app.", _DIM),
+    ]
+
+
+def model_lines(model: str, snapshot: Snapshot | None, width: int) -> list[Text]:
+    """The analogy view for a pane's model (or the serial view during a baseline)."""
+    if snapshot is not None and snapshot.model == "serial":
+        return serial_lines(snapshot, width)
+    if model == "process":
+        return process_lines(snapshot, width)
+    if model == "thread":
+        return thread_lines(snapshot, width)
+    return async_lines(snapshot, width)
+
+
+def worker_cores(views: tuple[WorkerView, ...]) -> frozenset[int]:
+    """The cores this snapshot's workers last ran on."""
+    return frozenset(v.core for v in views if v.core is not None)

@@ -1,0 +1,223 @@
+"""Pilot tests: press every key and check what changes, with a fake controller."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from textual.widgets import ContentSwitcher
+
+from conc_tui.app import ConcApp, step_workers
+from conc_tui.config import MAX_WORKERS
+from conc_tui.demo import FakeController, make_snapshot
+from conc_tui.screens.help import HelpScreen
+from conc_tui.telemetry.snapshot import Phase
+from conc_tui.widgets.lanes import WorkerLanes
+
+
+def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test with asyncio.run (no async pytest plugin is required)."""
+
+    @functools.wraps(test)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+class FixedCores:
+    """A core source with fixed values: no psutil, nothing timing-dependent."""
+
+    def __init__(self, cores: int = 4) -> None:
+        self.calls = 0
+        self._values = tuple(float(25 * (i % 5)) for i in range(cores))
+
+    def sample(self) -> tuple[float, ...]:
+        self.calls += 1
+        return self._values
+
+    def history(self) -> tuple[tuple[float, ...], ...]:
+        return (self._values,) * 8
+
+
+def make_app() -> tuple[ConcApp, list[FakeController]]:
+    made: list[FakeController] = []
+
+    def factory() -> FakeController:
+        # A slow fake: runs stay live for the whole test instead of finishing.
+        controller = FakeController(interval=0.5)
+        made.append(controller)
+        return controller
+
+    return ConcApp(controller_factory=factory, core_sampler=FixedCores()), made
+
+
+def visible(app: ConcApp) -> str | None:
+    return app.query_one("#panes", ContentSwitcher).current
+
+
+@sync
+async def test_panes_switch_with_number_keys_and_tab() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert visible(app) == "pane-process"
+        await pilot.press("2")
+        assert visible(app) == "pane-thread"
+        await pilot.press("3")
+        assert visible(app) == "pane-async"
+        await pilot.press("tab")
+        assert visible(app) == "pane-process"
+        await pilot.press("shift+tab")
+        assert visible(app) == "pane-async"
+        await pilot.press("1")
+        assert visible(app) == "pane-process" and app.current == "process"
+
+
+@sync
+async def test_nothing_starts_before_space_and_defaults_are_right() -> None:
+    app, made = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert made == []  # controllers are created lazily
+        lanes = app.query_one("#pane-process WorkerLanes", WorkerLanes)
+        assert "Press Space to start" in lanes._placeholder
+        configs = {m: s.config for m, s in app.panes.items()}
+        assert configs["process"].workers == (os.cpu_count() or 1)
+        assert configs["process"].workload == "images"
+        assert (configs["thread"].workers, configs["thread"].workload) == (8, "files")
+        assert (configs["async"].workers, configs["async"].workload) == (50, "web")
+
+
+@sync
+async def test_space_starts_and_stops_and_run_survives_pane_switch() -> None:
+    app, made = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2", "space")
+        await pilot.pause(0.2)
+        (thread_ctl,) = made
+        assert thread_ctl.started[-1] == app.panes["thread"].config
+        assert thread_ctl.running
+        await pilot.press("1")
+        await pilot.pause(0.1)
+        assert thread_ctl.running and thread_ctl.stop_calls == 0
+        assert "Threads ●" in str(app.query_one("#tabs").render())
+        await pilot.press("2", "space")
+        await pilot.pause(0.2)
+        assert thread_ctl.stop_calls == 1 and not thread_ctl.running
+        assert app.panes["thread"].snapshot is not None
+        assert app.panes["thread"].snapshot.phase is Phase.STOPPED
+
+
+@sync
+async def test_workers_keys_restart_a_running_run() -> None:
+    app, made = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3", "plus")
+        assert app.panes["async"].config.workers == 64
+        assert made == []  # not running: + only changes the config
+        await pilot.press("space")
+        await pilot.pause(0.2)
+        await pilot.press("minus")
+        await pilot.pause(0.2)
+        (ctl,) = made
+        assert [c.workers for c in ctl.started] == [64, 48]
+
+
+def test_worker_steps_clamp() -> None:
+    assert step_workers(1, up=False) == 1
+    assert step_workers(MAX_WORKERS, up=True) == MAX_WORKERS
+    assert step_workers(8, up=True) == 12 and step_workers(50, up=False) == 48
+
+
+@sync
+async def test_workload_cycle_restart_and_baseline() -> None:
+    app, made = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("w")
+        assert app.panes["process"].config.workload == "files"
+        await pilot.press("space")
+        await pilot.pause(0.1)
+        await pilot.press("w")
+        await pilot.pause(0.1)
+        await pilot.press("r")
+        await pilot.pause(0.1)
+        await pilot.press("b")
+        await pilot.pause(0.1)
+        (ctl,) = made
+        assert [(c.model, c.workload) for c in ctl.started] == [
+            ("process", "files"),
+            ("process", "web"),
+            ("process", "web"),
+            ("serial", "web"),
+        ]
+        assert ctl.started[-1].workers == 1
+
+
+@sync
+async def test_serial_result_gives_a_speedup() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        serial = make_snapshot("serial", "images", 1, 1000)
+        app.show_snapshot("process", serial)
+        assert serial.result is not None
+        assert app.serial_results[("images", app.options)] == serial.result.wall_s
+        app.show_snapshot("process", make_snapshot("process", "images", 4, 1000))
+        await pilot.pause()
+        progress = app.query_one("#pane-process .progress")
+        assert any("vs serial" in line for line in progress.lines)  # type: ignore[attr-defined]
+
+
+@sync
+async def test_help_screen_opens_and_blocks_pane_keys() -> None:
+    app, made = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("space", "2")
+        assert made == [] and app.current == "process"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@sync
+async def test_quit_closes_every_controller_quickly() -> None:
+    app, made = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("space", "2", "space")
+        await pilot.pause(0.2)
+        assert len(made) == 2 and all(c.running for c in made)
+        began = time.monotonic()
+        await pilot.press("q")
+        await pilot.pause()
+    assert time.monotonic() - began < 1.0
+    assert all(c.closed and not c.running for c in made)
+
+
+@sync
+async def test_cores_are_sampled_off_the_ui_loop_before_any_run() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        sampler = app._core_sampler
+        for _ in range(30):  # up to 3 s on a loaded CI box; usually 0.25 s
+            await pilot.pause(0.1)
+            if isinstance(sampler, FixedCores) and sampler.calls and app._cores:
+                break
+        assert isinstance(sampler, FixedCores) and sampler.calls >= 1
+        bars = app.query_one("#pane-process CoreBars")
+        assert bars.cores == 4  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("size", [(59, 30), (100, 15)])
+@sync
+async def test_too_small_terminal_says_so(size: tuple[int, int]) -> None:
+    app, _ = make_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert app.screen.has_class("-too-small")
+        assert app.query_one("#too-small").display
+        assert not app.query_one("#panes").display

@@ -1,0 +1,117 @@
+"""Direct tests of the widgets' drawing: lanes, core bars, panels (no pilot needed)."""
+
+from __future__ import annotations
+
+from rich.style import Style
+
+from conc_tui.config import RunConfig
+from conc_tui.demo import make_snapshot
+from conc_tui.telemetry.cores import CoreSampler
+from conc_tui.telemetry.snapshot import Phase, WorkerView
+from conc_tui.telemetry.states import WorkerState as S
+from conc_tui.widgets.card import look_for
+from conc_tui.widgets.cores import CoreBars, block
+from conc_tui.widgets.glyphs import STATE_COLOURS, STATE_GLYPHS
+from conc_tui.widgets.lanes import CORE_WIDTH, COUNT_WIDTH, LABEL_WIDTH, WorkerLanes
+from conc_tui.widgets.panels import progress_lines, thread_lines
+
+
+def _view(lane: bytes, label: str = "thread 3", core: int | None = 2) -> WorkerView:
+    return WorkerView(worker_id=3, label=label, state=lane[-1], lane=lane, core=core, items_done=7)
+
+
+def test_lane_row_has_label_core_glyphs_and_count() -> None:
+    lane = bytes([S.RUNNING] * 3 + [S.WAIT_GIL] * 2 + [S.WAIT_IO, S.WAIT_LOCK, S.FAILED])
+    width = 60  # wide enough for the items-done column
+    strip = WorkerLanes().render_row(_view(lane), width)
+    text = strip.text
+    assert strip.cell_length == width
+    assert text.startswith("thread 3  c2  ")
+    # The newest state is at the right edge; the young lane is padded on the left.
+    assert text.endswith("███▒▒░▚✗    7")
+    cells = width - LABEL_WIDTH - CORE_WIDTH - COUNT_WIDTH
+    assert text[LABEL_WIDTH + CORE_WIDTH : LABEL_WIDTH + CORE_WIDTH + cells - 8] == " " * (
+        cells - 8
+    )
+
+
+def test_lane_cells_carry_the_state_colour() -> None:
+    lane = bytes([S.RUNNING, S.RUNNING, S.WAIT_GIL, S.WAIT_LOCK])
+    strip = WorkerLanes().render_row(_view(lane), LABEL_WIDTH + CORE_WIDTH + 4 + COUNT_WIDTH)
+    by_text = {seg.text: seg.style for seg in strip if seg.text.strip()}
+    for state, cells in ((S.RUNNING, "██"), (S.WAIT_GIL, "▒"), (S.WAIT_LOCK, "▚")):
+        style = by_text[cells]
+        assert isinstance(style, Style) and style.color is not None
+        assert style.color.name == STATE_COLOURS[state]
+
+
+def test_long_lane_keeps_only_the_newest_cells() -> None:
+    lane = bytes([S.IDLE] * 100 + [S.RUNNING] * 5)
+    width = 40  # narrow: no items-done column, 26 timeline cells
+    text = WorkerLanes().render_row(_view(lane), width).text
+    timeline = text[LABEL_WIDTH + CORE_WIDTH :]
+    assert timeline == STATE_GLYPHS[S.IDLE] * 21 + STATE_GLYPHS[S.RUNNING] * 5
+
+
+def test_every_state_has_a_distinct_glyph() -> None:
+    assert len(set(STATE_GLYPHS.values())) == len(S)
+
+
+def test_core_bar_modes_fit_many_cores() -> None:
+    bars = CoreBars(max_rows=4)
+    assert bars._cell_mode(2, 40)[0] == 0  # full cells for a laptop
+    mode, per_row = bars._cell_mode(128, 40)
+    assert mode == 2 and -(-128 // per_row) <= 4  # one block per core, still 4 rows
+    assert block(0) == "▁" and block(100) == "█"
+
+
+def test_core_sampler_measures_every_core() -> None:
+    sampler = CoreSampler(history=3)
+    for _ in range(4):
+        values = sampler.sample()
+    assert len(values) == sampler.cores
+    assert all(0.0 <= v <= 100.0 for v in values)
+    assert len(sampler.history()) == 3
+
+
+def test_progress_before_a_run_says_press_space() -> None:
+    lines = progress_lines(None, RunConfig("thread", "files", 8), None, 80)
+    assert "Press Space to start" in lines[1].plain
+
+
+def test_progress_shows_speedup_against_serial() -> None:
+    snap = make_snapshot("process", "images", 8, 1000)
+    assert snap.phase is Phase.FINISHED and snap.result is not None
+    lines = progress_lines(snap, RunConfig("process", "images", 8), snap.result.wall_s * 4, 100)
+    assert "16/16" in lines[1].plain
+    assert "4.0× vs serial" in lines[2].plain
+
+
+def test_progress_without_total_shows_count_only_and_failures() -> None:
+    snap = make_snapshot("async", "web", 50, 30)
+    assert snap.items_total is None
+    lines = progress_lines(snap, RunConfig("async", "web", 50), None, 100)
+    assert lines[1].plain.startswith(f"{snap.items_done} items")
+    assert "404" in lines[3].plain
+
+
+def test_failed_phase_is_spelled_out() -> None:
+    snap = make_snapshot("thread", "files", 4, 5, phase=Phase.FAILED)
+    lines = progress_lines(snap, RunConfig("thread", "files", 4), None, 100)
+    assert "FAILED" in lines[0].plain and "failed after" in lines[2].plain
+
+
+def test_lock_panel_names_holder_and_queue() -> None:
+    snap = make_snapshot("thread", "files", 8, 40)
+    assert snap.lock is not None
+    text = "\n".join(line.plain for line in thread_lines(snap, 40))
+    if snap.lock.holder is not None:
+        assert f"thread {snap.lock.holder}" in text
+    assert f"{snap.lock.contention_share:.0%} waited" in text
+
+
+def test_look_for_depends_on_filter() -> None:
+    from conc_tui.config import WorkloadOptions
+
+    assert "releases the GIL" in look_for("thread", "images", WorkloadOptions(filter="blur"))
+    assert "GIL-grey" in look_for("thread", "cpu")
