@@ -2,6 +2,10 @@
 
 The same function serves the headless CLI, the benchmarks, the tests and the app's
 lab process, so every number the app shows is one ``conc-tui run`` would print.
+
+The calling process is the *observer*: it starts a *runner* process that prepares
+the input and runs the model (see :mod:`conc_tui.runner`), folds the telemetry the
+runner's workers send, samples the OS, and publishes snapshots on schedule.
 """
 
 from __future__ import annotations
@@ -13,25 +17,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
 from conc_tui.config import RunConfig
-from conc_tui.models import asyncio as async_model
-from conc_tui.models import process as process_model
-from conc_tui.models import serial as serial_model
-from conc_tui.models import thread as thread_model
-from conc_tui.models.base import Outcome, RunContext
+from conc_tui.models.base import Outcome
+from conc_tui.models.process import mp_context
 from conc_tui.paths import new_run_dir
+from conc_tui.runner import runner_main
 from conc_tui.telemetry.aggregator import Aggregator
 from conc_tui.telemetry.hub import TelemetryHub
 from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot
 from conc_tui.telemetry.states import Event
-from conc_tui.telemetry.system import (
-    cpu_seconds_self_and_children,
-    peak_rss_self_and_children,
-)
-from conc_tui.workloads.base import Workload, checksum
+from conc_tui.workloads.base import Workload, WorkloadError, checksum
 
 _WORKLOAD_CLASSES = {
     "images": ("conc_tui.workloads.images", "ImagesWorkload"),
@@ -40,14 +39,9 @@ _WORKLOAD_CLASSES = {
     "cpu": ("conc_tui.workloads.cpu", "CpuWorkload"),
 }
 
-_MODELS: dict[str, Callable[[RunContext], Outcome]] = {
-    "serial": serial_model.run,
-    "process": process_model.run,
-    "thread": thread_model.run,
-    "async": async_model.run,
-}
-
 MAX_FAILURES_KEPT = 20
+POLL_S = 0.02
+STOP_GRACE_S = 0.5
 
 
 def make_workload(config: RunConfig) -> Workload:
@@ -58,88 +52,75 @@ def make_workload(config: RunConfig) -> Workload:
     return workload
 
 
+class RunCrashed(RuntimeError):
+    """The runner process failed outside any item (it died, or the model raised)."""
+
+
 def execute(
     config: RunConfig,
     *,
     on_snapshot: Callable[[Snapshot], None] | None = None,
     stop: threading.Event | None = None,
     snapshot_interval: float = 0.1,
-    keep_dir: Path | None = None,
     event_log: list[Event] | None = None,
     workload: Workload | None = None,
 ) -> RunResult:
     """Prepare the workload, run it under the model, and return the measured result.
 
-    ``on_snapshot`` (if given) is called from the telemetry thread several times a
-    second, and once more with the final snapshot carrying the result. Inputs are
+    ``on_snapshot`` (if given) is called from this thread every ``snapshot_interval``
+    seconds, and once more with the final snapshot carrying the result. Inputs are
     prepared before the clock starts; the pool's start-up is inside the wall time.
+    ``event_log`` collects every event folded (for tests); ``workload`` replaces the
+    one the config names (for tests that inject faults).
 
     Raises:
         ConfigError: a setting is out of range.
         WorkloadError: the input cannot be used (missing folder, bad URL, ...).
-
-    ``event_log`` collects every event folded (for tests); ``workload`` replaces the
-    one the config names (for tests that inject faults).
     """
     config.validate()
     stop = stop or threading.Event()
     workload = workload or make_workload(config)
-    run_dir = keep_dir or new_run_dir()
-    origin_ns = time.monotonic_ns()
+    run_dir = new_run_dir()
+    ctx = mp_context()
+    telemetry_in, telemetry_out = ctx.Pipe(duplex=False) if config.telemetry else (None, None)
+    results_in, results_out = ctx.Pipe(duplex=False)
+    stop_flag = ctx.Event()
+    worker_ids = ctx.Value("i", 0)  # held here until the runner has started
+    runner = ctx.Process(
+        target=runner_main,
+        name="conc-tui-runner",
+        args=(config, workload, telemetry_out, worker_ids, results_out, stop_flag,
+              os.getpid(), str(run_dir)),
+    )
     aggregator = Aggregator(
         model=config.model,
         workload=config.workload,
         workers=config.workers,
-        origin_ns=origin_ns,
+        origin_ns=time.monotonic_ns(),
         gil_possible=config.model == "thread",
     )
-    hub: TelemetryHub | None = None
-    if config.telemetry:
-        hub = TelemetryHub(
-            aggregator,
-            mp_context=process_model.mp_context() if config.model == "process" else None,
-            on_snapshot=on_snapshot,
-            snapshot_interval=snapshot_interval,
-            event_log=event_log,
-        )
-        hub.message = "preparing the input"
-        hub.start()
     try:
-        workload.prepare(run_dir)
-        if hub is not None:
-            hub.items_total = workload.total_items()
-            hub.input_text = workload.describe()
-            hub.message = ""
-            hub.phase = Phase.RUNNING
-        ctx = RunContext(
-            workload=workload,
-            workers=config.workers,
-            hub=hub,
-            stop=stop,
-            to_thread=config.options.to_thread,
-        )
-        cpu_self0, cpu_kids0 = cpu_seconds_self_and_children()
-        started = time.perf_counter()
-        start_ns = time.monotonic_ns()
-        outcome = _MODELS[config.model](ctx)
-        wall_s = time.perf_counter() - started
-        end_ns = time.monotonic_ns()
-        cpu_self1, cpu_kids1 = cpu_seconds_self_and_children()
-    except BaseException:
-        if hub is not None:
-            hub.stop()
-        raise
+        runner.start()
+        # Only the runner (and its pool) write: the pipes report EOF once they are gone.
+        results_out.close()
+        if telemetry_out is not None:
+            telemetry_out.close()
+        hub = TelemetryHub(aggregator, telemetry_in, runner.pid or 0, event_log=event_log)
+        report = _observe(hub, runner, results_in, stop, stop_flag, on_snapshot,
+                          snapshot_interval)
     finally:
-        workload.close()
-        if keep_dir is None:
-            shutil.rmtree(run_dir, ignore_errors=True)
+        if runner.is_alive():
+            stop_flag.set()
+            runner.join(STOP_GRACE_S)
+        if runner.is_alive():
+            runner.kill()
+            runner.join(1)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
-    if hub is not None:
-        hub.stop()
+    end_ns = report.get("end_ns", time.monotonic_ns())
     aggregator.finish(end_ns)
-    cpu_s = (cpu_self1 - cpu_self0) + (cpu_kids1 - cpu_kids0)
-    result = _result(config, workload, outcome, aggregator, wall_s, cpu_s, start_ns, end_ns, stop)
-    if hub is not None and on_snapshot is not None:
+    result = _result(config, workload, report, aggregator, stop, hub.input_text)
+    if on_snapshot is not None:
         final = aggregator.snapshot(
             end_ns,
             _phase_of(result),
@@ -151,6 +132,58 @@ def execute(
     return result
 
 
+def _observe(
+    hub: TelemetryHub,
+    runner: Any,
+    results: Any,
+    stop: threading.Event,
+    stop_flag: Any,
+    on_snapshot: Callable[[Snapshot], None] | None,
+    snapshot_interval: float,
+) -> dict[str, Any]:
+    """Fold telemetry and publish snapshots until the runner reports its result."""
+    next_snapshot = time.monotonic()
+    waitables = [results, runner.sentinel]
+    if hub.connection is not None:
+        waitables.append(hub.connection)
+    while True:
+        if stop.is_set():
+            stop_flag.set()
+        wait(waitables if not hub.closed else waitables[:2], timeout=POLL_S)
+        hub.read_available()
+        if results.poll():
+            try:
+                message = results.recv()
+            except EOFError:  # the runner is gone without a word
+                runner.join(STOP_GRACE_S)
+                hub.drain(timeout=0.2)
+                return {"crash": _died(runner)}
+            if message[0] == "prepared":
+                hub.items_total, hub.input_text = message[1], message[2]
+                hub.phase, hub.message = Phase.RUNNING, ""
+            elif message[0] == "error":
+                if message[1] == "input":
+                    raise WorkloadError(message[2])
+                return {"crash": f"the run crashed: {message[2]}"}
+            elif message[0] == "result":
+                # The last batches come in as the pool's workers exit.
+                hub.drain(timeout=1.0)
+                return dict(message[1])
+        elif not runner.is_alive() and not results.poll():
+            hub.drain(timeout=0.2)
+            return {"crash": _died(runner)}
+        if hub.connection is not None:
+            hub.sample_if_due()
+        now = time.monotonic()
+        if on_snapshot is not None and now >= next_snapshot:
+            hub.publish(on_snapshot)
+            next_snapshot = now + snapshot_interval
+
+
+def _died(runner: Any) -> str:
+    return f"the run's process ended unexpectedly (exit status {runner.exitcode})"
+
+
 def _phase_of(result: RunResult) -> Phase:
     return {"finished": Phase.FINISHED, "stopped": Phase.STOPPED}.get(result.status, Phase.FAILED)
 
@@ -158,28 +191,34 @@ def _phase_of(result: RunResult) -> Phase:
 def _result(
     config: RunConfig,
     workload: Workload,
-    outcome: Outcome,
+    report: dict[str, Any],
     agg: Aggregator,
-    wall_s: float,
-    cpu_s: float,
-    start_ns: int,
-    end_ns: int,
     stop: threading.Event,
+    input_text: str,
 ) -> RunResult:
+    outcome: Outcome = report.get("outcome") or Outcome([])
     results = outcome.results
     done = [r for r in results if r.ok]
     failed = [r for r in results if not r.ok]
     telemetry = config.telemetry
     files = config.workload == "files"
+    wall_s = float(report.get("wall_s", 0.0))
+    cpu_s = float(report.get("cpu_s", 0.0))
+    end_ns = int(report.get("end_ns", time.monotonic_ns()))
     status, reason = "finished", ""
-    if outcome.error:
+    if "crash" in report:
+        status, reason = "failed", str(report["crash"])
+    elif outcome.error:
         status, reason = "failed", outcome.error
-        for track in agg.tracks.values():
-            if track.pid and track.pid != os.getpid() and not _alive(track.pid):
-                agg.mark_worker_failed(track.worker_id, end_ns)
     elif stop.is_set():
         status, reason = "stopped", "stopped before the end"
+    if status == "failed":
+        for track in agg.tracks.values():
+            if track.pid and not _alive(track.pid):
+                agg.mark_worker_failed(track.worker_id, end_ns)
     lock = agg.lock_totals
+    lock_figures = files and telemetry
+    measured_rss = agg.peak_rss_bytes if telemetry else 0
     return RunResult(
         model=config.model,
         workload=config.workload,
@@ -192,13 +231,12 @@ def _result(
         bytes_processed=sum(r.size for r in done),
         cpu_s=cpu_s,
         mean_cores_busy=cpu_s / wall_s if wall_s > 0 else 0.0,
-        peak_rss_bytes=agg.peak_rss_bytes if telemetry and agg.peak_rss_bytes
-        else peak_rss_self_and_children(),
+        peak_rss_bytes=measured_rss or int(report.get("peak_rss_bytes", 0)),
         startup_s=agg.startup_s() if telemetry else None,
-        lock_wait_s=lock.total_wait_ns / 1e9 if files and telemetry else None,
-        lock_hold_s=lock.total_hold_ns / 1e9 if files and telemetry else None,
-        lock_acquisitions=lock.acquisitions if files and telemetry else None,
-        lock_contended=lock.contended if files and telemetry else None,
+        lock_wait_s=lock.total_wait_ns / 1e9 if lock_figures else None,
+        lock_hold_s=lock.total_hold_ns / 1e9 if lock_figures else None,
+        lock_acquisitions=lock.acquisitions if lock_figures else None,
+        lock_contended=lock.contended if lock_figures else None,
         gil_wait_share=agg.gil_wait_share(end_ns) if telemetry else None,
         cpu_wait_share=agg.cpu_wait_share(end_ns) if telemetry else None,
         loop_lag_mean_ms=(agg.lag_sum_us / agg.lag_count / 1000)
@@ -210,18 +248,11 @@ def _result(
         status=status,
         reason=reason,
         failures=tuple((r.key, r.error) for r in failed[:MAX_FAILURES_KEPT]),
-        input=workload.describe(),
+        input=input_text or workload.describe(),
     )
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A reaped-but-listed zombie still answers kill(0); psutil tells them apart.
     import psutil
 
     try:

@@ -39,19 +39,19 @@ def run(ctx: RunContext) -> Outcome:
 
 async def _main(ctx: RunContext, mode: str) -> list[ItemResult]:
     workload = ctx.workload
-    hub = ctx.hub
+    link = ctx.link
     frontier = Frontier(workload)
     changed = asyncio.Condition()
     seen_threads: set[int] = set()
 
     def note_thread() -> None:
         tid = threading.get_native_id()
-        if hub is not None and tid not in seen_threads:
+        if link is not None and tid not in seen_threads:
             seen_threads.add(tid)
-            hub.call(lambda agg: agg.work_threads.add(tid))
+            link.send_control(("thread", tid))
 
-    if hub is not None:
-        hub.call(lambda agg: setattr(agg, "async_mode", mode))
+    if link is not None:
+        link.send_control(("mode", mode))
     note_thread()
 
     async def next_item() -> Item | None:
@@ -84,10 +84,10 @@ async def _main(ctx: RunContext, mode: str) -> list[ItemResult]:
                 changed.notify_all()
 
     async def heartbeat() -> None:
-        if hub is None:
+        if link is None:
             return
         loop = asyncio.get_running_loop()
-        lag_recorder = hub.system_recorder
+        lag_recorder = link.system_recorder
         while True:
             started = loop.time()
             try:

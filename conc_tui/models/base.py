@@ -7,8 +7,9 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from conc_tui.telemetry.hub import TelemetryHub
+from conc_tui.telemetry.link import TelemetryLink
 from conc_tui.telemetry.recorder import NULL_RECORDER, Recorder
 from conc_tui.telemetry.states import WorkerState
 from conc_tui.workloads.base import Item, ItemResult, Workload
@@ -17,32 +18,32 @@ _RUNNING = WorkerState.RUNNING
 _IDLE = WorkerState.IDLE
 
 
+class StopFlag(Protocol):
+    """A threading.Event or a multiprocessing.Event: set when the user stops the run."""
+
+    def is_set(self) -> bool: ...
+
+
 @dataclass
 class RunContext:
     """Everything a model needs to run one workload."""
 
     workload: Workload
     workers: int
-    hub: TelemetryHub | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
+    link: TelemetryLink | None = None
+    """Where telemetry goes (None: telemetry off)."""
+    stop: StopFlag = field(default_factory=threading.Event)
     to_thread: bool = False
 
     def local_recorder(self, label: str, *, os_thread: bool = True) -> Recorder:
-        if self.hub is None:
+        if self.link is None:
             return NULL_RECORDER
-        return self.hub.local_recorder(label, os_thread=os_thread)
+        return self.link.local_recorder(label, os_thread=os_thread)
 
     def pool_starting(self) -> None:
         """Note the moment the pool is created: workers' start-up is measured from it."""
-        if self.hub is not None:
-            import time
-
-            t_ns = time.monotonic_ns()
-
-            def mark(agg: object) -> None:
-                agg.pool_started_ns = t_ns  # type: ignore[attr-defined]
-
-            self.hub.call(mark)
+        if self.link is not None:
+            self.link.pool_starting()
 
 
 @dataclass
@@ -125,7 +126,7 @@ def drive_pool(
     submit: Callable[[Item], Future[ItemResult]],
     frontier: Frontier,
     capacity: int,
-    stop: threading.Event,
+    stop: StopFlag,
 ) -> str:
     """Feed a pool from the frontier until it is exhausted or the run is stopped.
 

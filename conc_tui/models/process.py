@@ -2,7 +2,7 @@
 
 Pools are created with the "spawn" start method: a fresh interpreter per worker. It
 is the costly start-up the analogy talks about (and it is measured), and it never
-forks a process that already runs threads (the telemetry hub is one).
+forks a process that already runs threads (a pool of threads may have run before).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from multiprocessing.context import BaseContext
 from typing import Any
 
 from conc_tui.models.base import Frontier, Outcome, RunContext, drive_pool, run_item
+from conc_tui.telemetry.link import TelemetryLink
 from conc_tui.telemetry.recorder import (
     NULL_RECORDER,
-    BatchRecorder,
     Recorder,
     current_recorder,
     set_current_recorder,
@@ -37,7 +37,7 @@ def mp_context() -> BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _watch_parent(parent_pid: int) -> None:
+def watch_parent(parent_pid: int) -> None:
     """Exit when the coordinating process is gone, so no worker outlives a crash."""
     while True:
         time.sleep(PARENT_CHECK_S)
@@ -49,18 +49,13 @@ def _init_worker(workload: Workload, channel: Any, counter: Any, parent_pid: int
     global _workload
     # Ctrl+C reaches the whole process group; the coordinator decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    threading.Thread(target=watch_parent, args=(parent_pid,), daemon=True).start()
     recorder: Recorder = NULL_RECORDER
     if channel is not None:
-        with counter.get_lock():
-            counter.value += 1
-            worker_id = int(counter.value)
-        pid = os.getpid()
-        channel.put(("hello", worker_id, f"pid {pid}", pid, threading.get_native_id(),
-                     time.monotonic_ns()))
-        recorder = BatchRecorder(worker_id, lambda blob: channel.put(("ev", blob)))
+        link = TelemetryLink(channel, counter)
+        recorder = link.local_recorder(f"pid {os.getpid()}")
         # Ship the last events when the pool shuts this worker down.
-        multiprocessing.util.Finalize(None, recorder.flush, exitpriority=100)
+        multiprocessing.util.Finalize(None, link.flush_all, exitpriority=100)
     set_current_recorder(recorder)
     workload.attach()
     _workload = workload
@@ -83,9 +78,9 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
 
 def run(ctx: RunContext) -> Outcome:
     workload = ctx.workload
-    hub = ctx.hub
-    channel = hub.process_queue if hub is not None else None
-    counter = hub.id_counter if hub is not None else None
+    link = ctx.link
+    channel = link.connection if link is not None else None
+    counter = link.counter if link is not None else None
     frontier = Frontier(workload)
     ctx.pool_starting()
     pool = ProcessPoolExecutor(

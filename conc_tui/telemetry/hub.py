@@ -1,199 +1,120 @@
-"""The telemetry hub: one thread that collects events, samples the OS and publishes.
+"""The observer's side of telemetry: read the runner's frames, sample the OS, publish.
 
-Workers in this process hand events to a deque; worker processes send packed batches
-over a multiprocessing queue. Every few milliseconds the hub drains both into the
-:class:`Aggregator`; a few times a second it samples the OS and, when someone is
-watching, publishes a :class:`Snapshot`. Doing all of this on one thread keeps the
-aggregator lock-free and adds a single, mostly sleeping thread to the run.
+The hub lives in the observing process (the lab, or the CLI process), never in the
+process that runs the workload, so it keeps its own GIL: however hard the run's
+threads fight over theirs, the hub samples and publishes on time.
 """
 
 from __future__ import annotations
 
-import os
-import queue
-import threading
+import pickle
 import time
-from collections import deque
 from collections.abc import Callable
-from multiprocessing.context import BaseContext
+from multiprocessing.connection import Connection
 from typing import Any
 
 from conc_tui.telemetry.aggregator import Aggregator
-from conc_tui.telemetry.recorder import FLUSH_INTERVAL_NS, LocalRecorder
+from conc_tui.telemetry.link import CONTROL_FRAME, EVENTS_FRAME
+from conc_tui.telemetry.recorder import FLUSH_INTERVAL_NS
 from conc_tui.telemetry.snapshot import Phase, ProcessView, Snapshot
 from conc_tui.telemetry.states import Event, unpack_events
 from conc_tui.telemetry.system import ProcessSampler, read_thread_sched
 
-SYSTEM_WORKER = 0
-"""Worker id of events that belong to no lane (the event loop's heartbeat)."""
-
-Op = Callable[[Aggregator], None]
-_REMOTE_LAG_NS = 2 * FLUSH_INTERVAL_NS
+# Batches arrive up to a flush interval late: the lane is relabelled only up to here.
+_SETTLE_NS = 2 * FLUSH_INTERVAL_NS
+_EVENTS = EVENTS_FRAME[0]
+_CONTROL = CONTROL_FRAME[0]
 
 
 class TelemetryHub:
-    """Collects a run's telemetry on a background thread."""
+    """Folds one run's telemetry stream into an :class:`Aggregator`."""
 
     def __init__(
         self,
         aggregator: Aggregator,
+        connection: Connection | None,
+        runner_pid: int,
         *,
-        mp_context: BaseContext | None = None,
-        on_snapshot: Callable[[Snapshot], None] | None = None,
-        snapshot_interval: float = 0.1,
         sample_interval: float = 0.2,
-        poll_interval: float = 0.05,
         event_log: list[Event] | None = None,
     ) -> None:
         self.aggregator = aggregator
-        self.on_snapshot = on_snapshot
-        self.snapshot_interval = snapshot_interval
+        self.connection = connection
+        self.runner_pid = runner_pid
         self.sample_interval = sample_interval
-        self.poll_interval = poll_interval
         self.phase = Phase.PREPARING
-        self.message = ""
+        self.message = "preparing the input"
         self.items_total: int | None = None
         self.input_text = ""
-        self._events: deque[Event] = deque()
-        self._ops: deque[Op] = deque()
-        self._id_lock = threading.Lock()
-        self._next_id = SYSTEM_WORKER + 1
-        self.process_queue: Any = mp_context.Queue() if mp_context is not None else None
-        self.id_counter: Any = mp_context.Value("i", 0) if mp_context is not None else None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="conc-tui-telemetry", daemon=True)
-        self._process_sampler = ProcessSampler()
-        self._coordinator_pid = os.getpid()
-        self.system_recorder = LocalRecorder(SYSTEM_WORKER, self._events.append)
+        self.closed = connection is None
         self._event_log = event_log
         """Every event folded, in order: for tests of the telemetry's invariants."""
+        self._process_sampler = ProcessSampler()
+        self._next_sample = 0.0
 
-    # -- called from worker threads ----------------------------------------------
+    # -- reading -------------------------------------------------------------------
 
-    def allocate_id(self) -> int:
-        if self.id_counter is not None:
-            with self.id_counter.get_lock():
-                self.id_counter.value += 1
-                return int(self.id_counter.value)
-        with self._id_lock:
-            worker_id = self._next_id
-            self._next_id += 1
-            return worker_id
-
-    def local_recorder(self, label: str, *, os_thread: bool = True) -> LocalRecorder:
-        """Register a worker running in this process and return its recorder.
-
-        Call it from the worker's own thread: the thread's native id is what the
-        sampler reads the OS counters of. ``os_thread=False`` for asyncio tasks,
-        which share the loop's thread.
-        """
-        worker_id = self.allocate_id()
-        tid = threading.get_native_id() if os_thread else None
-        self.register(worker_id, label, os.getpid(), tid)
-        return LocalRecorder(worker_id, self._events.append)
-
-    def register(self, worker_id: int, label: str, pid: int | None, tid: int | None) -> None:
-        t_ns = time.monotonic_ns()
-        self.call(lambda agg: agg.register(worker_id, label, pid, tid, t_ns))
-
-    def call(self, op: Op) -> None:
-        """Run ``op`` on the aggregator's thread before any event recorded after this call.
-
-        (Each drain applies the queued ops first, then the events.)
-        """
-        self._ops.append(op)
-
-    def _take_events_op(self) -> Op:
-        events = self._events
-        batch: list[Event] = []
+    def read_available(self) -> None:
+        """Fold every frame that is already waiting, without blocking."""
+        connection = self.connection
+        if connection is None or self.closed:
+            return
         try:
-            while True:
-                batch.append(events.popleft())
-        except IndexError:
-            pass
-        return lambda agg: self._feed(agg, batch)
+            while connection.poll():
+                self._handle(connection.recv_bytes())
+        except (EOFError, OSError):
+            self.closed = True  # every writer (the runner and its pool) is gone
 
-    def _feed(self, agg: Aggregator, events: list[Event]) -> None:
-        if self._event_log is not None:
-            self._event_log.extend(events)
-        agg.feed(events)
-
-    # -- lifecycle ---------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread and fold in everything still queued."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2)
-        self._drain(final=True)
-
-    def publish(self) -> Snapshot:
-        snapshot = self.aggregator.snapshot(
-            time.monotonic_ns(),
-            self.phase,
-            items_total=self.items_total,
-            message=self.message,
-            input_text=self.input_text,
-        )
-        if self.on_snapshot is not None:
-            self.on_snapshot(snapshot)
-        return snapshot
-
-    # -- the thread --------------------------------------------------------------
-
-    def _loop(self) -> None:
-        next_sample = next_snapshot = time.monotonic()
-        while not self._stop.wait(self.poll_interval):
-            self._drain()
-            now = time.monotonic()
-            if now >= next_sample:
-                self.sample()
-                next_sample = now + self.sample_interval
-            if self.on_snapshot is not None and now >= next_snapshot:
-                self.publish()
-                next_snapshot = now + self.snapshot_interval
-
-    def _drain(self, final: bool = False) -> None:
-        agg = self.aggregator
-        ops = self._ops
-        try:
-            while True:
-                ops.popleft()(agg)
-        except IndexError:
-            pass
-        self._take_events_op()(agg)
-        if self.process_queue is not None:
-            self._drain_process_queue(final)
-
-    def _drain_process_queue(self, final: bool) -> None:
-        agg = self.aggregator
-        misses = 0
-        while True:
-            try:
-                message = self.process_queue.get(timeout=0.05) if final else self.process_queue.get_nowait()
-            except queue.Empty:
-                # After the pool shut down, data may still be in the pipe: look twice.
-                misses += 1
-                if not final or misses >= 2:
-                    return
-                continue
-            except (EOFError, OSError, ValueError):
+    def drain(self, timeout: float = 1.0) -> None:
+        """Read until every writer has closed the pipe, or ``timeout`` seconds pass."""
+        connection = self.connection
+        deadline = time.monotonic() + timeout
+        while connection is not None and not self.closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 return
-            misses = 0
-            if message[0] == "ev":
-                self._feed(agg, unpack_events(message[1]))
-            elif message[0] == "hello":
-                _, worker_id, label, pid, tid, t_ns = message
-                agg.register(worker_id, label, pid, tid, t_ns)
+            try:
+                if connection.poll(min(remaining, 0.05)):
+                    self._handle(connection.recv_bytes())
+            except (EOFError, OSError):
+                self.closed = True
+
+    def _handle(self, frame: bytes) -> None:
+        kind = frame[0]
+        if kind == _EVENTS:
+            events = unpack_events(frame[1:])
+            if self._event_log is not None:
+                self._event_log.extend(events)
+            self.aggregator.feed(events)
+        elif kind == _CONTROL:
+            self._control(pickle.loads(frame[1:]))
+
+    def _control(self, message: tuple[Any, ...]) -> None:
+        agg = self.aggregator
+        what = message[0]
+        if what == "hello":
+            _, worker_id, label, pid, tid, t_ns = message
+            agg.register(worker_id, label, pid, tid, t_ns)
+        elif what == "pool":
+            agg.pool_started_ns = message[1]
+        elif what == "mode":
+            agg.async_mode = message[1]
+        elif what == "thread":
+            agg.work_threads.add(message[1])
+
+    # -- sampling and publishing ---------------------------------------------------
+
+    def sample_if_due(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_sample:
+            self._next_sample = now + self.sample_interval
+            self.sample()
 
     def sample(self) -> None:
         """Read the OS counters of every worker thread and process."""
         agg = self.aggregator
         now_ns = time.monotonic_ns()
-        pids = [self._coordinator_pid]
+        pids = [self.runner_pid]
         for track in list(agg.tracks.values()):
             if track.pid is not None and track.pid not in pids:
                 pids.append(track.pid)
@@ -201,18 +122,34 @@ class TelemetryHub:
                 continue
             sched = read_thread_sched(track.pid, track.tid)
             if sched is not None:
-                # Events from other processes come in batches up to a flush interval late.
-                settled = now_ns if track.pid == self._coordinator_pid else now_ns - _REMOTE_LAG_NS
                 agg.apply_thread_sample(
-                    track.worker_id, now_ns, sched.cpu_ns, sched.delay_ns, sched.core, settled
+                    track.worker_id,
+                    now_ns,
+                    sched.cpu_ns,
+                    sched.delay_ns,
+                    sched.core,
+                    now_ns - _SETTLE_NS,
                 )
-        samples = self._process_sampler.sample(pids)
         views = []
-        for s in samples:
-            role = "coordinator" if s.pid == self._coordinator_pid else "worker"
+        for s in self._process_sampler.sample(pids):
+            role = "coordinator" if s.pid == self.runner_pid else "worker"
             views.append(ProcessView(s.pid, role, s.cpu_percent, s.rss_bytes, s.core, s.threads))
             if role == "worker":
                 for track in agg.tracks.values():
                     if track.pid == s.pid:
-                        agg.apply_process_sample(track.worker_id, s.cpu_percent, s.rss_bytes, s.core)
+                        agg.apply_process_sample(
+                            track.worker_id, s.cpu_percent, s.rss_bytes, s.core
+                        )
         agg.set_processes(tuple(views))
+
+    def snapshot(self) -> Snapshot:
+        return self.aggregator.snapshot(
+            time.monotonic_ns(),
+            self.phase,
+            items_total=self.items_total,
+            message=self.message,
+            input_text=self.input_text,
+        )
+
+    def publish(self, on_snapshot: Callable[[Snapshot], None]) -> None:
+        on_snapshot(self.snapshot())

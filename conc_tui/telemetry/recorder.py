@@ -20,10 +20,13 @@ from contextlib import contextmanager
 from conc_tui.telemetry.states import Event, EventKind, WorkerState, pack_events
 
 FLUSH_INTERVAL_NS = 50_000_000
-FLUSH_EVENTS = 512
+FLUSH_EVENTS = 200  # 200 x 16 bytes + headers stays under PIPE_BUF (4096): atomic writes
 
 _clock = time.monotonic_ns
 _STATE = int(EventKind.STATE)
+# Entering one of these, a worker may sit still for long: ship its events now, or the
+# observer would show it running until its next event.
+_BLOCKING = frozenset((int(WorkerState.WAIT_IO), int(WorkerState.WAIT_LOCK)))
 
 
 class Recorder:
@@ -120,7 +123,11 @@ class BatchRecorder(Recorder):
         buffer.append((now, self.worker_id, kind, value, extra))
         # Checking the age on every event (not in a timer thread) keeps the worker
         # single-threaded; the first event after a quiet spell goes out at once.
-        if now - self._last_flush >= FLUSH_INTERVAL_NS or len(buffer) >= FLUSH_EVENTS:
+        if (
+            now - self._last_flush >= FLUSH_INTERVAL_NS
+            or len(buffer) >= FLUSH_EVENTS
+            or (kind == _STATE and value in _BLOCKING)
+        ):
             self.flush()
 
     def flush(self) -> None:

@@ -1,0 +1,97 @@
+"""The runner: the child process in which one run's workload actually executes.
+
+It prepares the input, runs the model, measures wall and CPU time around it and sends
+the outcome back; its workers send telemetry down a separate pipe. Keeping the run
+in its own process means nothing the observer does (folding events, sampling the OS,
+drawing) competes for the run's GIL, and nothing the run does can starve the observer.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from conc_tui.config import RunConfig
+from conc_tui.models import asyncio as async_model
+from conc_tui.models import process as process_model
+from conc_tui.models import serial as serial_model
+from conc_tui.models import thread as thread_model
+from conc_tui.models.base import Outcome, RunContext, describe_error
+from conc_tui.telemetry.link import TelemetryLink
+from conc_tui.telemetry.system import (
+    cpu_seconds_self_and_children,
+    peak_rss_self_and_children,
+)
+from conc_tui.workloads.base import Workload, WorkloadError
+
+MODELS: dict[str, Callable[[RunContext], Outcome]] = {
+    "serial": serial_model.run,
+    "process": process_model.run,
+    "thread": thread_model.run,
+    "async": async_model.run,
+}
+
+
+def runner_main(
+    config: RunConfig,
+    workload: Workload,
+    telemetry: Any,
+    counter: Any,
+    results: Any,
+    stop: Any,
+    parent_pid: int,
+    run_dir: str,
+) -> None:
+    """Entry point of the runner process (started with the "spawn" method)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the observer decides when to stop
+    threading.Thread(
+        target=process_model.watch_parent, args=(parent_pid,), daemon=True
+    ).start()
+    link = TelemetryLink(telemetry, counter) if telemetry is not None else None
+    try:
+        try:
+            workload.prepare(Path(run_dir))
+        except WorkloadError as exc:
+            results.send(("error", "input", str(exc)))
+            return
+        results.send(("prepared", workload.total_items(), workload.describe()))
+        ctx = RunContext(
+            workload=workload,
+            workers=config.workers,
+            link=link,
+            stop=stop,
+            to_thread=config.options.to_thread,
+        )
+        cpu_self0, cpu_kids0 = cpu_seconds_self_and_children()
+        start_ns = time.monotonic_ns()
+        started = time.perf_counter()
+        outcome = MODELS[config.model](ctx)
+        wall_s = time.perf_counter() - started
+        end_ns = time.monotonic_ns()
+        cpu_self1, cpu_kids1 = cpu_seconds_self_and_children()
+        if link is not None:
+            link.flush_all()
+        results.send((
+            "result",
+            {
+                "outcome": outcome,
+                "wall_s": wall_s,
+                "start_ns": start_ns,
+                "end_ns": end_ns,
+                "cpu_s": (cpu_self1 - cpu_self0) + (cpu_kids1 - cpu_kids0),
+                "peak_rss_bytes": peak_rss_self_and_children(),
+            },
+        ))
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        results.send(("error", "crash", describe_error(exc)))
+    finally:
+        workload.close()
+        sys.stderr.flush()
