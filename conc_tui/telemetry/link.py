@@ -24,6 +24,7 @@ from conc_tui.telemetry.recorder import BatchRecorder
 SYSTEM_WORKER = 0
 """Worker id of events that belong to no lane (the event loop's heartbeat)."""
 
+FLUSHER_PERIOD_S = 0.025
 EVENTS_FRAME = b"E"
 CONTROL_FRAME = b"C"
 
@@ -39,6 +40,26 @@ class TelemetryLink:
         self._recorders: list[BatchRecorder] = []
         self._lock = threading.Lock()
         self.system_recorder = self._recorder(SYSTEM_WORKER)
+        self._flusher = threading.Thread(
+            target=self._flush_forever, name="conc-tui-flusher", daemon=True
+        )
+        self._flusher.start()
+
+    def _flush_forever(self) -> None:
+        """Ship what workers left in their buffers, a few dozen times a second.
+
+        Without it, a worker that entered a long wait or a long computation right
+        after its last batch would look stuck in its previous state. The thread
+        sleeps between rounds; under CPU-bound threads it may get the GIL late, and
+        then the workers' own due-time flushes carry the events.
+        """
+        while True:
+            time.sleep(FLUSHER_PERIOD_S)
+            with self._lock:
+                recorders = list(self._recorders)
+            for recorder in recorders:
+                if recorder.pending:
+                    recorder.flush()
 
     def send_events(self, blob: bytes) -> None:
         try:
