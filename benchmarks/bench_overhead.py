@@ -50,12 +50,20 @@ def main(argv: list[str] | None = None) -> int:
         for model in args.models.split(","):
             base = RunConfig(model, workload, WORKERS[model], sizes[workload])
             off = RunConfig(model, workload, WORKERS[model], sizes[workload], telemetry=False)
-            samples = interleaved(runs, {"on": lambda b=base: throughput(b),
-                                         "off": lambda o=off: throughput(o)})
+            samples = interleaved(
+                runs, {"on": lambda b=base: throughput(b), "off": lambda o=off: throughput(o)}
+            )
             ratio = median(samples["on"]) / median(samples["off"])
-            rows.append({"model": model, "workload": workload, "workers": WORKERS[model],
-                         "on_items_per_s": samples["on"], "off_items_per_s": samples["off"],
-                         "ratio": ratio})
+            rows.append(
+                {
+                    "model": model,
+                    "workload": workload,
+                    "workers": WORKERS[model],
+                    "on_items_per_s": samples["on"],
+                    "off_items_per_s": samples["off"],
+                    "ratio": ratio,
+                }
+            )
             print(f"{workload:7} {model:8} on/off throughput ratio {ratio:.3f}", file=sys.stderr)
     if not args.smoke:
         path = write_results("overhead", {"runs": runs, "rows": rows})

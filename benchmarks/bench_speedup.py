@@ -51,18 +51,27 @@ def main(argv: list[str] | None = None) -> int:
     ]:
         options = WorkloadOptions(items=items)
         startups: list[float] = []
-        samples = interleaved(runs, {
-            "serial": lambda o=options, w=workload: wall(RunConfig("serial", w, 1, o)),
-            model: lambda o=options, w=workload, m=model: wall(
-                RunConfig(m, w, workers, o), startups
-            ),
-        })
+        samples = interleaved(
+            runs,
+            {
+                "serial": lambda o=options, w=workload: wall(RunConfig("serial", w, 1, o)),
+                model: lambda o=options, w=workload, m=model, s=startups: wall(
+                    RunConfig(m, w, workers, o), s
+                ),
+            },
+        )
         speedup = median(samples["serial"]) / median(samples[model])
         limit = min(workers, cores)
         row = {
-            "workload": workload, "model": model, "workers": workers, "items": items,
-            "serial_wall_s": samples["serial"], "model_wall_s": samples[model],
-            "speedup": speedup, "limit": limit, "share_of_limit": speedup / limit,
+            "workload": workload,
+            "model": model,
+            "workers": workers,
+            "items": items,
+            "serial_wall_s": samples["serial"],
+            "model_wall_s": samples[model],
+            "speedup": speedup,
+            "limit": limit,
+            "share_of_limit": speedup / limit,
             "startup_s_median": median(startups) if startups else None,
         }
         rows.append(row)
@@ -82,12 +91,21 @@ def main(argv: list[str] | None = None) -> int:
     # The start page must come back before any other URL is known: one extra round.
     hop_ideal = (1 + math.ceil((urls - 1) / tasks)) * latency_ms / 1000
     measured = median(samples["async"])
-    rows.append({
-        "workload": "web", "model": "async", "workers": tasks, "pages": pages, "urls": urls,
-        "latency_ms": latency_ms, "wall_s": samples["async"], "ideal_s": ideal,
-        "ratio_to_ideal": measured / ideal, "round_ideal_s": hop_ideal,
-        "ratio_to_round_ideal": measured / hop_ideal,
-    })
+    rows.append(
+        {
+            "workload": "web",
+            "model": "async",
+            "workers": tasks,
+            "pages": pages,
+            "urls": urls,
+            "latency_ms": latency_ms,
+            "wall_s": samples["async"],
+            "ideal_s": ideal,
+            "ratio_to_ideal": measured / ideal,
+            "round_ideal_s": hop_ideal,
+            "ratio_to_round_ideal": measured / hop_ideal,
+        }
+    )
     print(
         f"web     async    x{tasks}: {measured:.3f}s ({spread(samples['async'])}) for {urls} URLs;"
         f" ideal {ideal:.3f}s -> {measured / ideal:.2f}x; round-trip ideal {hop_ideal:.3f}s"

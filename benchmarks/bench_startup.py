@@ -1,6 +1,6 @@
 """Pool start-up cost per model: from creating the pool until every worker is ready.
 
-    python -m benchmarks.bench_startup [--runs 5] [--smoke]
+python -m benchmarks.bench_startup [--runs 5] [--smoke]
 """
 
 from __future__ import annotations
@@ -27,14 +27,18 @@ def main(argv: list[str] | None = None) -> int:
                 # One short item per worker, so every worker starts.
                 config = RunConfig(model, "cpu", workers, WorkloadOptions(items=workers))
                 if model == "async":
-                    config = RunConfig(model, "web", workers,
-                                       WorkloadOptions(items=workers * 2, latency_ms=20))
+                    config = RunConfig(
+                        model, "web", workers, WorkloadOptions(items=workers * 2, latency_ms=20)
+                    )
                 result = execute(config)
                 assert result.startup_s is not None
                 values.append(result.startup_s)
             rows.append({"model": model, "workers": workers, "startup_s": values})
-            print(f"{model:8} x{workers}: start-up {median(values) * 1000:.1f} ms "
-                  f"({spread([v * 1000 for v in values])} ms)", file=sys.stderr)
+            print(
+                f"{model:8} x{workers}: start-up {median(values) * 1000:.1f} ms "
+                f"({spread([v * 1000 for v in values])} ms)",
+                file=sys.stderr,
+            )
     if not args.smoke:
         print(f"wrote {write_results('startup', {'runs': runs, 'rows': rows})}", file=sys.stderr)
     return 0

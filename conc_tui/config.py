@@ -50,17 +50,13 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         if self.model not in MODELS:
-            raise ConfigError(
-                f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}"
-            )
+            raise ConfigError(f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}")
         if self.workload not in WORKLOADS:
             raise ConfigError(
                 f"unknown workload {self.workload!r}; choose one of: {', '.join(WORKLOADS)}"
             )
         if not 1 <= self.workers <= MAX_WORKERS:
-            raise ConfigError(
-                f"--workers must be between 1 and {MAX_WORKERS}, got {self.workers}"
-            )
+            raise ConfigError(f"--workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
         opts = self.options
         if opts.filter not in FILTERS:
             raise ConfigError(
@@ -73,9 +69,7 @@ class RunConfig:
                 f"--io-latency must be between 0 and 10000 ms, got {opts.io_latency_ms:g}"
             )
         if not 0 <= opts.latency_ms <= 10_000:
-            raise ConfigError(
-                f"--latency must be between 0 and 10000 ms, got {opts.latency_ms:g}"
-            )
+            raise ConfigError(f"--latency must be between 0 and 10000 ms, got {opts.latency_ms:g}")
         if not 1 <= opts.max_pages <= 100_000:
             raise ConfigError(f"--max-pages must be between 1 and 100000, got {opts.max_pages}")
         return self

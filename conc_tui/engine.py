@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import wait
-from pathlib import Path
 from typing import Any
 
 from conc_tui.config import RunConfig
@@ -81,7 +80,7 @@ def execute(
     stop = stop or threading.Event()
     workload = workload or make_workload(config)
     run_dir = new_run_dir()
-    ctx = mp_context()
+    ctx: Any = mp_context()
     telemetry_in, telemetry_out = ctx.Pipe(duplex=False) if config.telemetry else (None, None)
     results_in, results_out = ctx.Pipe(duplex=False)
     stop_flag = ctx.Event()
@@ -89,8 +88,16 @@ def execute(
     runner = ctx.Process(
         target=runner_main,
         name="conc-tui-runner",
-        args=(config, workload, telemetry_out, worker_ids, results_out, stop_flag,
-              os.getpid(), str(run_dir)),
+        args=(
+            config,
+            workload,
+            telemetry_out,
+            worker_ids,
+            results_out,
+            stop_flag,
+            os.getpid(),
+            str(run_dir),
+        ),
     )
     aggregator = Aggregator(
         model=config.model,
@@ -106,8 +113,7 @@ def execute(
         if telemetry_out is not None:
             telemetry_out.close()
         hub = TelemetryHub(aggregator, telemetry_in, runner.pid or 0, event_log=event_log)
-        report = _observe(hub, runner, results_in, stop, stop_flag, on_snapshot,
-                          snapshot_interval)
+        report = _observe(hub, runner, results_in, stop, stop_flag, on_snapshot, snapshot_interval)
     finally:
         if runner.is_alive():
             stop_flag.set()
@@ -256,6 +262,7 @@ def _alive(pid: int) -> bool:
     import psutil
 
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        status: str = psutil.Process(pid).status()
     except psutil.NoSuchProcess:
         return False
+    return status != str(psutil.STATUS_ZOMBIE)

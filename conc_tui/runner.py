@@ -8,7 +8,6 @@ drawing) competes for the run's GIL, and nothing the run does can starve the obs
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -51,9 +50,7 @@ def runner_main(
 ) -> None:
     """Entry point of the runner process (started with the "spawn" method)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the observer decides when to stop
-    threading.Thread(
-        target=process_model.watch_parent, args=(parent_pid,), daemon=True
-    ).start()
+    threading.Thread(target=process_model.watch_parent, args=(parent_pid,), daemon=True).start()
     link = TelemetryLink(telemetry, counter) if telemetry is not None else None
     try:
         try:
@@ -78,17 +75,19 @@ def runner_main(
         cpu_self1, cpu_kids1 = cpu_seconds_self_and_children()
         if link is not None:
             link.flush_all()
-        results.send((
-            "result",
-            {
-                "outcome": outcome,
-                "wall_s": wall_s,
-                "start_ns": start_ns,
-                "end_ns": end_ns,
-                "cpu_s": (cpu_self1 - cpu_self0) + (cpu_kids1 - cpu_kids0),
-                "peak_rss_bytes": peak_rss_self_and_children(),
-            },
-        ))
+        results.send(
+            (
+                "result",
+                {
+                    "outcome": outcome,
+                    "wall_s": wall_s,
+                    "start_ns": start_ns,
+                    "end_ns": end_ns,
+                    "cpu_s": (cpu_self1 - cpu_self0) + (cpu_kids1 - cpu_kids0),
+                    "peak_rss_bytes": peak_rss_self_and_children(),
+                },
+            )
+        )
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
         results.send(("error", "crash", describe_error(exc)))

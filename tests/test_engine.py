@@ -49,7 +49,8 @@ def _check_worker_intervals(events: list[Event], wall_ns: int, workers: int) -> 
         times = [e[0] for e in worker_events]
         # One worker's state intervals follow each other: they never overlap.
         assert times == sorted(times)
-        for (t0, _, _, state, _), (t1, *_rest) in zip(worker_events, worker_events[1:]):
+        pairs = zip(worker_events, worker_events[1:], strict=False)
+        for (t0, _, _, state, _), (t1, *_rest) in pairs:
             assert t1 - t0 >= 0
             if state == WorkerState.RUNNING:
                 busy_total += t1 - t0
@@ -69,7 +70,7 @@ def _check_lock_holds(events: list[Event]) -> int:
             holds[lock_id].append((start, t))
     assert not open_at
     for intervals in holds.values():
-        for (_, end), (start, _) in zip(intervals, intervals[1:]):
+        for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
             assert start >= end
     return sum(len(v) for v in holds.values())
 
@@ -121,9 +122,7 @@ def test_async_says_how_blocking_work_ran() -> None:
     assert blocking.async_mode == "blocking the loop"
     # The CPU work ran on the loop, so the heartbeat woke up late.
     assert blocking.loop_lag_max_ms is not None and blocking.loop_lag_max_ms > 30
-    threaded = execute(
-        RunConfig("async", "cpu", 2, WorkloadOptions(items=4, to_thread=True))
-    )
+    threaded = execute(RunConfig("async", "cpu", 2, WorkloadOptions(items=4, to_thread=True)))
     assert threaded.async_mode == "to_thread"
     assert threaded.checksum == blocking.checksum
     web = execute(RunConfig("async", "web", 8, SMALL["web"]))
@@ -152,9 +151,7 @@ class FlakyWorkload(Workload):
 
 @pytest.mark.parametrize("model,workers", MODELS)
 def test_a_failing_item_is_counted_and_the_run_goes_on(model: str, workers: int) -> None:
-    result = execute(
-        RunConfig(model, "cpu", workers), workload=FlakyWorkload(10, fail=(2, 7))
-    )
+    result = execute(RunConfig(model, "cpu", workers), workload=FlakyWorkload(10, fail=(2, 7)))
     assert result.status == "finished"
     assert (result.items_done, result.items_failed) == (8, 2)
     assert dict(result.failures)["item-2"] == "OSError: cannot read item 2"

@@ -10,7 +10,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "conc_tui"
 ENGINE = ["telemetry", "models", "workloads"]
 ENGINE_MODULES = [
-    "config.py", "controller.py", "engine.py", "runner.py", "lab.py", "paths.py", "demo.py",
+    "config.py",
+    "controller.py",
+    "engine.py",
+    "runner.py",
+    "lab.py",
+    "paths.py",
+    "demo.py",
 ]
 
 

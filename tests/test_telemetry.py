@@ -60,8 +60,13 @@ def test_timeline_memory_is_bounded() -> None:
 
 def _agg(model: str = "thread", gil: bool = True) -> Aggregator:
     agg = Aggregator(
-        model=model, workload="files", workers=2, origin_ns=0, columns=20,
-        column_ns=100 * MS, gil_possible=gil,
+        model=model,
+        workload="files",
+        workers=2,
+        origin_ns=0,
+        columns=20,
+        column_ns=100 * MS,
+        gil_possible=gil,
     )
     agg.register(1, "thread 1", 10, 11, 0)
     agg.register(2, "thread 2", 10, 12, 0)
@@ -70,20 +75,24 @@ def _agg(model: str = "thread", gil: bool = True) -> Aggregator:
 
 def test_lock_waits_and_holds_are_accounted() -> None:
     agg = _agg()
-    agg.feed([
-        (0, 1, EventKind.STATE, S.RUNNING, 0),
-        (0, 2, EventKind.STATE, S.RUNNING, 0),
-        (10 * MS, 1, EventKind.LOCK_ACQUIRED, 0, 99),
-        (20 * MS, 2, EventKind.STATE, S.WAIT_LOCK, 99),
-    ])
+    agg.feed(
+        [
+            (0, 1, EventKind.STATE, S.RUNNING, 0),
+            (0, 2, EventKind.STATE, S.RUNNING, 0),
+            (10 * MS, 1, EventKind.LOCK_ACQUIRED, 0, 99),
+            (20 * MS, 2, EventKind.STATE, S.WAIT_LOCK, 99),
+        ]
+    )
     view = agg.lock_view()
     assert view is not None and view.holder == 1 and view.waiters == (2,)
-    agg.feed([
-        (50 * MS, 1, EventKind.LOCK_RELEASED, 0, 99),
-        (50 * MS, 2, EventKind.STATE, S.RUNNING, 0),
-        (50 * MS, 2, EventKind.LOCK_ACQUIRED, 0, 99),
-        (60 * MS, 2, EventKind.LOCK_RELEASED, 0, 99),
-    ])
+    agg.feed(
+        [
+            (50 * MS, 1, EventKind.LOCK_RELEASED, 0, 99),
+            (50 * MS, 2, EventKind.STATE, S.RUNNING, 0),
+            (50 * MS, 2, EventKind.LOCK_ACQUIRED, 0, 99),
+            (60 * MS, 2, EventKind.LOCK_RELEASED, 0, 99),
+        ]
+    )
     view = agg.lock_view()
     assert view is not None
     assert view.holder is None and view.waiters == ()
@@ -122,10 +131,12 @@ def test_no_gil_wait_outside_threads() -> None:
 
 def test_throughput_and_in_flight() -> None:
     agg = _agg(model="async", gil=False)
-    agg.feed([
-        (0, 1, EventKind.STATE, S.WAIT_IO, 0),
-        (0, 2, EventKind.STATE, S.WAIT_IO, 0),
-    ])
+    agg.feed(
+        [
+            (0, 1, EventKind.STATE, S.WAIT_IO, 0),
+            (0, 2, EventKind.STATE, S.WAIT_IO, 0),
+        ]
+    )
     assert agg.in_flight() == 2
     agg.feed([(100 * MS + i, 1, EventKind.ITEM_DONE, 0, i) for i in range(5)])
     agg.feed([(150 * MS, 1, EventKind.STATE, S.RUNNING, 0)])
@@ -137,7 +148,12 @@ def test_throughput_and_in_flight() -> None:
 
 def test_late_events_never_rewind_a_worker() -> None:
     agg = _agg()
-    agg.feed([(100 * MS, 1, EventKind.STATE, S.RUNNING, 0), (50 * MS, 1, EventKind.STATE, S.IDLE, 0)])
+    agg.feed(
+        [
+            (100 * MS, 1, EventKind.STATE, S.RUNNING, 0),
+            (50 * MS, 1, EventKind.STATE, S.IDLE, 0),
+        ]
+    )
     track = agg.tracks[1]
     assert track.since_ns == 100 * MS
     assert all(ns >= 0 for ns in track.state_ns)

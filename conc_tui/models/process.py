@@ -91,8 +91,9 @@ def run(ctx: RunContext) -> Outcome:
     )
     error = ""
     try:
-        error = drive_pool(lambda item: pool.submit(_task, item), frontier, ctx.workers * 2,
-                           ctx.stop)
+        error = drive_pool(
+            lambda item: pool.submit(_task, item), frontier, ctx.workers * 2, ctx.stop
+        )
     finally:
         if ctx.stop.is_set() or error:
             pool.shutdown(wait=False, cancel_futures=True)

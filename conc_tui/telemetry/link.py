@@ -13,6 +13,7 @@ interleave and no lock is needed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import threading
@@ -62,16 +63,13 @@ class TelemetryLink:
                     recorder.flush()
 
     def send_events(self, blob: bytes) -> None:
-        try:
+        # If the observer is gone, the run is about to be stopped: drop the events.
+        with contextlib.suppress(OSError):
             self.connection.send_bytes(EVENTS_FRAME + blob)
-        except (BrokenPipeError, OSError):
-            pass  # the observer is gone; the run is about to be stopped
 
     def send_control(self, message: tuple[Any, ...]) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.connection.send_bytes(CONTROL_FRAME + pickle.dumps(message))
-        except (BrokenPipeError, OSError):
-            pass
 
     def allocate_id(self) -> int:
         with self.counter.get_lock():
