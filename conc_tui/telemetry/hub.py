@@ -35,7 +35,7 @@ class TelemetryHub:
         connection: Connection | None,
         runner_pid: int,
         *,
-        sample_interval: float = 0.2,
+        sample_interval: float = 0.1,
         event_log: list[Event] | None = None,
     ) -> None:
         self.aggregator = aggregator
