@@ -243,8 +243,8 @@ def _result(
         lock_hold_s=lock.total_hold_ns / 1e9 if lock_figures else None,
         lock_acquisitions=lock.acquisitions if lock_figures else None,
         lock_contended=lock.contended if lock_figures else None,
-        gil_wait_share=agg.gil_wait_share(end_ns) if telemetry else None,
-        cpu_wait_share=agg.cpu_wait_share(end_ns) if telemetry else None,
+        gil_wait_share=agg.gil_wait_share() if telemetry else None,
+        cpu_wait_share=agg.cpu_wait_share() if telemetry else None,
         loop_lag_mean_ms=(agg.lag_sum_us / agg.lag_count / 1000)
         if telemetry and agg.lag_count
         else None,

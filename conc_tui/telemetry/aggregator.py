@@ -50,6 +50,8 @@ class WorkerTrack:
     gil_ns: float = 0.0
     cpu_wait_ns: float = 0.0
     sampled_running_ns: int = 0
+    measured_running_ns: int = 0
+    """Running time covered by OS samples: the base of the GIL and core-wait shares."""
     sampled_cpu_ns: int | None = None
     sampled_delay_ns: int | None = None
     sampled_at_ns: int | None = None
@@ -288,6 +290,7 @@ class Aggregator:
         gil = max(0.0, 1.0 - cpu_share - cpu_wait) if self.gil_possible else 0.0
         track.gil_ns += gil * d_running
         track.cpu_wait_ns += cpu_wait * d_running
+        track.measured_running_ns += d_running
         self._dither(track, start_ns, settled, gil, cpu_wait)
 
     def _dither(
@@ -324,18 +327,19 @@ class Aggregator:
 
     # -- totals and snapshots ----------------------------------------------------
 
-    def gil_wait_share(self, now_ns: int) -> float | None:
+    def gil_wait_share(self) -> float | None:
+        """GIL waits over the running time the OS samples covered (threads only)."""
         if not self.gil_possible:
             return None
-        running = sum(t.running_ns(now_ns) for t in self.tracks.values())
+        running = sum(t.measured_running_ns for t in self.tracks.values())
         return sum(t.gil_ns for t in self.tracks.values()) / running if running else 0.0
 
-    def cpu_wait_share(self, now_ns: int) -> float | None:
-        sampled = [t for t in self.tracks.values() if t.sampled_cpu_ns is not None]
-        running = sum(t.running_ns(now_ns) for t in sampled)
-        if not sampled or not running:
+    def cpu_wait_share(self) -> float | None:
+        """Waits for a free core over the running time the OS samples covered."""
+        running = sum(t.measured_running_ns for t in self.tracks.values())
+        if not running:
             return None
-        return sum(t.cpu_wait_ns for t in sampled) / running
+        return sum(t.cpu_wait_ns for t in self.tracks.values()) / running
 
     def throughput(self, now_ns: int, window_ns: int = 1_000_000_000) -> float:
         """Items finished a second over the last ``window_ns`` (or the run so far)."""
@@ -388,6 +392,7 @@ class Aggregator:
         views = []
         for track in self.tracks.values():
             running = track.running_ns(now_ns)
+            measured = track.measured_running_ns
             views.append(
                 WorkerView(
                     worker_id=track.worker_id,
@@ -401,10 +406,10 @@ class Aggregator:
                     cpu_percent=track.cpu_percent,
                     rss_bytes=track.rss_bytes,
                     core=track.core,
-                    gil_wait_share=(track.gil_ns / running if running else 0.0)
+                    gil_wait_share=(track.gil_ns / measured if measured else 0.0)
                     if self.gil_possible
                     else None,
-                    cpu_wait_share=(track.cpu_wait_ns / running if running else 0.0)
+                    cpu_wait_share=(track.cpu_wait_ns / measured if measured else 0.0)
                     if track.sampled_cpu_ns is not None
                     else None,
                     busy_s=running / 1e9,
