@@ -99,12 +99,7 @@ def run_item(workload: Workload, item: Item, recorder: Recorder) -> ItemResult:
         result = workload.run(item)
     except Exception as exc:  # a failing item is counted, never fatal to the run
         result = failed_result(item, exc)
-    if result.ok:
-        recorder.item_done(item.index)
-    else:
-        recorder.item_failed(item.index)
-    recorder.state(_IDLE)
-    return result
+    return _finished(recorder, item, result)
 
 
 async def run_item_async(workload: Workload, item: Item, recorder: Recorder) -> ItemResult:
@@ -114,6 +109,10 @@ async def run_item_async(workload: Workload, item: Item, recorder: Recorder) -> 
         result = await workload.run_async(item)
     except Exception as exc:
         result = failed_result(item, exc)
+    return _finished(recorder, item, result)
+
+
+def _finished(recorder: Recorder, item: Item, result: ItemResult) -> ItemResult:
     if result.ok:
         recorder.item_done(item.index)
     else:
