@@ -9,7 +9,9 @@ on screen, not how many runs are live.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -41,6 +43,16 @@ MIN_WIDTH, MIN_HEIGHT = 60, 16
 CORE_INTERVAL_S = 0.22
 """Core sampling period: about 4.5 Hz, enough for the kernel's 10 ms tick counts."""
 
+APP_ITEMS: dict[str, int] = {"images": 64, "files": 2000, "web": 1000, "cpu": 64}
+"""Input sizes the app uses unless ``--items`` is given: big enough that a first run
+lasts several seconds and can be watched (the CLI's defaults finish in about one).
+Measured on a busy 2-core VM: images 64 with 2 processes ≈ 10 s, files 2000 with 8
+threads ≈ 1.3 s (+ ≈ 3 s to generate the corpus the first time), web 1000 with 50 tasks
+≈ 2.3 s, cpu 64 with 8 threads ≈ 8 s."""
+
+LOOP_PAUSE_S = 1.5
+"""How long a finished run's result stays on screen before loop mode starts it again."""
+
 WORKER_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 """The ladder + and - climb: fine steps where they matter, big ones for task counts."""
 
@@ -56,6 +68,7 @@ _PANE_ACTIONS = frozenset(
         "fewer_workers",
         "cycle_workload",
         "baseline",
+        "toggle_loop",
     }
 )
 
@@ -95,6 +108,8 @@ class PaneState:
     snapshot: Snapshot | None = None
     generation: int = 0
     """Bumped on every start, so late snapshots of an older run are ignored."""
+    loop: bool = False
+    """Restart the run whenever it finishes (for leaving a demo running)."""
 
     @property
     def running(self) -> bool:
@@ -161,8 +176,11 @@ class ConcApp(App[None]):
         Binding("minus", "fewer_workers", "Workers -", key_display="-"),
         Binding("w", "cycle_workload", "Workload"),
         Binding("b", "baseline", "Serial baseline"),
+        Binding("l", "toggle_loop", "Loop"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        # Textual only hints at ctrl+q on Ctrl+C; here it quits, as users expect.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -181,15 +199,20 @@ class ConcApp(App[None]):
         self._redraw_pending = False
         self._cores_stop = threading.Event()
         self.panes: dict[str, PaneState] = {
-            model: PaneState(
-                model, title, RunConfig(model, workload, default_workers(model), self.options)
-            )
+            model: PaneState(model, title, self._config(model, workload, default_workers(model)))
             for model, title, workload in PANES
         }
         self.current = PANES[0][0]
         self.serial_results: dict[tuple[str, WorkloadOptions], float] = {}
         """Serial wall time by (workload, options): the yardstick for speedups."""
         self._cores: tuple[tuple[float, ...], ...] = ()
+
+    def _config(self, model: str, workload: str, workers: int) -> RunConfig:
+        """A pane's config: the user's options, with the app's input size for the workload."""
+        options = self.options
+        if options.items is None:
+            options = replace(options, items=APP_ITEMS[workload])
+        return RunConfig(model, workload, workers, options)
 
     # -- building -------------------------------------------------------------------
 
@@ -209,10 +232,13 @@ class ConcApp(App[None]):
     def on_mount(self) -> None:
         """Draw the idle panes and start sampling the cores."""
         for state in self.panes.values():
-            self._pane(state.model).show(None, state.config, self._serial_for(state.config))
+            self._pane(state.model).show(
+                None, state.config, self._serial_for(state.config), loop=state.loop
+            )
         self._draw_tabs()
         self._check_size(self.size.width, self.size.height)
         self._sample_cores()
+        self._install_signal_handlers()
 
     def _pane(self, model: str) -> ModelPane:
         return self.query_one(f"#pane-{model}", ModelPane)
@@ -259,6 +285,9 @@ class ConcApp(App[None]):
         state = self.panes[message.model]
         if message.generation != state.generation:
             return
+        if state.loop and message.snapshot.phase is Phase.FINISHED:
+            generation = state.generation
+            self.set_timer(LOOP_PAUSE_S, lambda: self._loop_again(message.model, generation))
         now = time.monotonic()
         wait = self._min_redraw_s - (now - self._last_redraw)
         if message.model != self.current or wait <= 0:
@@ -271,7 +300,15 @@ class ConcApp(App[None]):
             self._redraw_pending = True
             self.set_timer(wait, self._flush_redraw)
 
+    def _loop_again(self, model: str, generation: int) -> None:
+        """Start a finished run again, unless the user did something in the meantime."""
+        state = self.panes[model]
+        if state.loop and state.generation == generation and not state.running:
+            self._start(state, state.config)
+
     def _flush_redraw(self) -> None:
+        if self._cores_stop.is_set() or not self.is_running:
+            return  # the app is closing: the timer outlived the widgets it would draw
         self._redraw_pending = False
         self._last_redraw = time.monotonic()
         self._draw_pane(self.panes[self.current])
@@ -310,13 +347,13 @@ class ConcApp(App[None]):
         workload = state.snapshot.workload if state.snapshot else state.config.workload
         serial = self.serial_results.get((workload, state.config.options))
         with self.batch_update():
-            self._pane(state.model).show(state.snapshot, state.config, serial)
+            self._pane(state.model).show(state.snapshot, state.config, serial, loop=state.loop)
 
     def _draw_tabs(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         for index, (model, title, _workload) in enumerate(PANES, start=1):
             state = self.panes[model]
-            mark = " ●" if state.running else ""
+            mark = (" ●" if state.running else "") + (" ↻" if state.loop else "")
             label = f" {index} {title}{mark} "
             if model == self.current:
                 text.append(label, "bold reverse")
@@ -416,12 +453,26 @@ class ConcApp(App[None]):
         """Next workload (restarts a running run with it)."""
         config = self.panes[self.current].config
         workload = WORKLOADS[(WORKLOADS.index(config.workload) + 1) % len(WORKLOADS)]
-        self._reconfigure(replace(config, workload=workload))
+        self._reconfigure(self._config(config.model, workload, config.workers))
 
     def action_baseline(self) -> None:
         """Run the serial baseline of the current pane's workload, in this pane."""
         state = self.panes[self.current]
         self._start(state, replace(state.config, model="serial", workers=1))
+
+    def action_toggle_loop(self) -> None:
+        """Loop mode on or off for the current pane: restart the run whenever it finishes."""
+        state = self.panes[self.current]
+        state.loop = not state.loop
+        self._draw_pane(state)
+        self._draw_tabs()
+        self.notify(
+            "Loop on: the run starts again whenever it finishes."
+            if state.loop
+            else "Loop off: the run stops when it finishes.",
+            title=state.title,
+            timeout=2,
+        )
 
     def action_help(self) -> None:
         """Open the help screen."""
@@ -436,14 +487,48 @@ class ConcApp(App[None]):
     def close_controllers(self) -> None:
         """Close every pane's controller and stop sampling (idempotent)."""
         self._cores_stop.set()
-        for state in self.panes.values():
+        live = [state for state in self.panes.values() if state.controller is not None]
+        # Ask every run to stop at once, so the runs wind down in parallel and quitting
+        # takes one grace period, not one per pane.
+        for state in live:
+            request_stop = getattr(state.controller, "request_stop", None)
+            if callable(request_stop):
+                request_stop()
+        for state in live:
             if state.controller is not None:
                 state.controller.close()
                 state.controller = None
 
+    def _install_signal_handlers(self) -> None:
+        """SIGTERM, SIGHUP (the terminal went away) and SIGINT end the app like ``q``.
+
+        Without this the default action kills the UI at once: the terminal stays in
+        the alternate screen and the runs linger until they notice.
+        """
+        self._signals: list[int] = []
+        try:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+                loop.add_signal_handler(signum, self._exit_on_signal, signum)
+                self._signals.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not on the main thread, or a platform without loop signal handlers
+
+    def _exit_on_signal(self, signum: int) -> None:
+        self.close_controllers()
+        # The shell's convention for "ended by signal N".
+        self.exit(return_code=128 + signum)
+
     def on_unmount(self) -> None:
         """Make sure no run outlives the app, however it exits."""
         self.close_controllers()
+        signals: list[int] = getattr(self, "_signals", [])
+        try:
+            loop = asyncio.get_running_loop()
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+        except RuntimeError:
+            pass
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every key's action in the command palette, too."""
@@ -458,6 +543,9 @@ class ConcApp(App[None]):
         yield SystemCommand("Fewer workers", "Remove workers", self.action_fewer_workers)
         yield SystemCommand("Next workload", "Cycle the workload", self.action_cycle_workload)
         yield SystemCommand("Serial baseline", "Run the serial baseline", self.action_baseline)
+        yield SystemCommand(
+            "Loop on / off", "Restart this pane's run whenever it finishes", self.action_toggle_loop
+        )
         yield SystemCommand("Keys and legend", "Open the help screen", self.action_help)
 
 

@@ -11,25 +11,119 @@ No Textual here: the app wraps :class:`LabController` and posts messages.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import shutil
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
+import psutil
+
 from conc_tui.config import ConfigError, RunConfig
 from conc_tui.controller import SnapshotCallback
+from conc_tui.paths import RUN_PREFIX, new_run_dir
 from conc_tui.telemetry.snapshot import Phase, Snapshot
 from conc_tui.workloads.base import WorkloadError
 
 _FRAME = struct.Struct("<I")
 STOP_GRACE_S = 0.7
 """How long a run gets to stop cleanly before its process group is killed."""
+CLOSE_GRACE_S = 0.1
+"""The same, when the app quits: the user is waiting, and the kill path is clean too."""
+TRACKER_GRACE_S = 0.5
+"""How long a resource tracker gets to unlink what the killed processes left behind."""
+ORPHAN_GRACE_S = 1.2
+"""How long a lab whose UI died waits for its run to stop before killing its group."""
+
+
+def _is_resource_tracker(process: psutil.Process) -> bool:
+    try:
+        return any("multiprocessing.resource_tracker" in part for part in process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def _group_members(pgid: int, exclude: int | None = None) -> list[psutil.Process]:
+    """The live processes of one process group (a run's lab and everything it started)."""
+    members: list[psutil.Process] = []
+    for pid in psutil.pids():
+        if pid == exclude:
+            continue
+        try:
+            if os.getpgid(pid) == pgid:
+                members.append(psutil.Process(pid))
+        except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
+            continue
+    return members
+
+
+def kill_group(pgid: int, *, exclude: int | None = None) -> int:
+    """SIGKILL every process of a group, letting its resource trackers clean up first.
+
+    A multiprocessing resource tracker unlinks the named semaphores (``/dev/shm/sem.*``)
+    of processes that died without doing it themselves, and exits once every process
+    that used it is gone. Killing it together with the rest would leak those files, so
+    it is spared until the others are dead, then given :data:`TRACKER_GRACE_S`.
+
+    Args:
+        pgid: The process group (the lab's pid: it leads its own session).
+        exclude: A pid to leave alone (the calling lab itself).
+
+    Returns:
+        How many processes were signalled.
+    """
+    members = _group_members(pgid, exclude)
+    trackers = [p for p in members if _is_resource_tracker(p)]
+    others = [p for p in members if p not in trackers]
+    for process in others:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    _wait_dead(others, timeout=1.0)
+    if trackers and exclude is None:
+        # Every holder of the trackers' pipe is gone now, so they see EOF and finish.
+        for process in _wait_dead(trackers, timeout=TRACKER_GRACE_S):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+    return len(members)
+
+
+def _wait_dead(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until each process has exited; return the ones still running at the timeout.
+
+    A zombie counts as dead: its files are closed, and who reaps it (its parent, or
+    init for orphans, which in some containers never does) is not worth waiting for.
+    """
+    deadline = time.monotonic() + timeout
+    alive = list(processes)
+    while alive:
+        still: list[psutil.Process] = []
+        for process in alive:
+            try:
+                if process.status() != psutil.STATUS_ZOMBIE:
+                    still.append(process)
+            except psutil.NoSuchProcess:
+                pass
+        alive = still
+        if not alive or time.monotonic() >= deadline:
+            break
+        time.sleep(0.01)
+    return alive
+
+
+def remove_run_dirs_of(pid: int) -> None:
+    """Delete the run folders a (dead) process created; its finally-blocks never ran."""
+    for path in Path(tempfile.gettempdir()).glob(f"{RUN_PREFIX}{pid}-*"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def error_snapshot(config: RunConfig, phase: Phase, message: str) -> Snapshot:
@@ -92,12 +186,18 @@ def _watch_stdin(stop: threading.Event) -> None:
             stop.set()
     stop.set()
     # The UI died: give the run a moment to end cleanly, then leave no matter what.
-    threading.Timer(STOP_GRACE_S * 2, _kill_own_group).start()
+    timer = threading.Timer(ORPHAN_GRACE_S, _kill_own_group)
+    timer.daemon = True
+    timer.start()
 
 
 def _kill_own_group() -> None:
+    """Last resort when the UI is gone and the run would not stop."""
     try:
-        os.killpg(os.getpgid(0), signal.SIGKILL)
+        # This process is spared: it still holds the resource tracker's pipe, and its
+        # exit is what lets the tracker clean up and leave.
+        kill_group(os.getpgid(0), exclude=os.getpid())
+        remove_run_dirs_of(os.getpid())
     finally:
         os._exit(1)
 
@@ -106,27 +206,47 @@ def _kill_own_group() -> None:
 
 
 class LabController:
-    """Runs one pane's runs, each in a fresh lab process."""
+    """Runs one pane's runs, each in a fresh lab process.
+
+    Args:
+        log_dir: Where the labs' logs go. By default a run folder of this process
+            (``conc-tui-run-<pid>-*`` in the temp folder), deleted by :meth:`close`
+            and, should this process be killed, by the next start's orphan sweep.
+    """
 
     def __init__(self, log_dir: Path | None = None) -> None:
         self._log_dir = log_dir
+        self._own_log_dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self._finished = threading.Event()
         self._stopping = False
+        self._stop_asked = 0.0
         self._lock = threading.Lock()
         self.log_path: Path | None = None
 
     @property
     def running(self) -> bool:
+        """True while the lab process lives and has not sent its final snapshot."""
         process = self._process
         return process is not None and process.poll() is None and not self._finished.is_set()
 
+    def _logs(self) -> Path:
+        if self._log_dir is not None:
+            return self._log_dir
+        if self._own_log_dir is None or not self._own_log_dir.is_dir():
+            self._own_log_dir = new_run_dir()
+        return self._own_log_dir
+
     def start(self, config: RunConfig, on_snapshot: SnapshotCallback) -> None:
+        """Start a run in a new lab process (stopping the current one first).
+
+        Raises:
+            OSError: the log folder cannot be written or the process cannot start.
+        """
         self.stop()
         with self._lock:
-            log_dir = self._log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
-            self.log_path = log_dir / f"lab-{config.model}-{os.getpid()}.log"
+            self.log_path = self._logs() / f"lab-{config.model}-{config.workload}.log"
             with open(self.log_path, "ab") as log:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "conc_tui", "lab"],
@@ -134,15 +254,18 @@ class LabController:
                     stdout=subprocess.PIPE,
                     stderr=log,
                     # Its own process group: terminal signals do not reach the run, and
-                    # one killpg ends the lab, its pool workers and its local site.
+                    # one group kill ends the lab, its pool workers and its local site.
                     start_new_session=True,
                 )
             assert process.stdin is not None and process.stdout is not None
-            process.stdin.write((config.to_json() + "\n").encode())
-            process.stdin.flush()
             self._process = process
             self._finished = threading.Event()
             self._stopping = False
+            try:
+                process.stdin.write((config.to_json() + "\n").encode())
+                process.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass  # the lab died at once; the reader reports it with its exit status
             self._reader = threading.Thread(
                 target=self._read,
                 args=(process, process.stdout, config, on_snapshot, self._finished),
@@ -156,6 +279,8 @@ class LabController:
         process = self._process
         if process is None or process.poll() is not None:
             return
+        if not self._stopping:
+            self._stop_asked = time.monotonic()
         self._stopping = True
         try:
             assert process.stdin is not None
@@ -170,30 +295,31 @@ class LabController:
         if process is None:
             return
         self.request_stop()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        # Whatever is left of the group (a slow worker, the local site) goes now.
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
+        # The grace counts from the request: when the app asked every pane at once,
+        # the later panes have already had their time while the first one waited.
+        left = timeout - (time.monotonic() - self._stop_asked)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.0, left))
+        # Whatever is left of the group (a slow worker, the local site) goes now; the
+        # lab leads its own session, so its pid is the group id.
+        kill_group(process.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            pass
+        # A killed lab never ran the engine's cleanup of its run folder.
+        remove_run_dirs_of(process.pid)
         if process.stdin is not None:
-            try:
+            with contextlib.suppress(OSError):
                 process.stdin.close()
-            except OSError:
-                pass
         if self._reader is not None:
             self._reader.join(timeout=1)
         self._process = None
 
     def close(self) -> None:
-        self.stop()
+        """Stop the run quickly and delete this controller's log folder."""
+        self.stop(timeout=CLOSE_GRACE_S)
+        if self._own_log_dir is not None:
+            shutil.rmtree(self._own_log_dir, ignore_errors=True)
+            self._own_log_dir = None
 
     def _read(
         self,
@@ -233,6 +359,4 @@ class LabController:
             )
             phase = Phase.FAILED
         base = last if last is not None else error_snapshot(config, phase, message)
-        from dataclasses import replace
-
         on_snapshot(replace(base, phase=phase, message=message))

@@ -10,13 +10,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-from textual.widgets import ContentSwitcher
+from textual.widgets import ContentSwitcher, Static
 
-from conc_tui.app import ConcApp, step_workers
-from conc_tui.config import MAX_WORKERS
+from conc_tui.app import APP_ITEMS, ConcApp, step_workers
+from conc_tui.config import MAX_WORKERS, RunConfig, WorkloadOptions
 from conc_tui.demo import FakeController, make_snapshot
 from conc_tui.screens.help import HelpScreen
-from conc_tui.telemetry.snapshot import Phase
+from conc_tui.telemetry.snapshot import Phase, Snapshot
 from conc_tui.widgets.lanes import WorkerLanes
 
 
@@ -165,7 +165,8 @@ async def test_serial_result_gives_a_speedup() -> None:
         serial = make_snapshot("serial", "images", 1, 1000)
         app.show_snapshot("process", serial)
         assert serial.result is not None
-        assert app.serial_results[("images", app.options)] == serial.result.wall_s
+        options = app.panes["process"].config.options
+        assert app.serial_results[("images", options)] == serial.result.wall_s
         app.show_snapshot("process", make_snapshot("process", "images", 4, 1000))
         await pilot.pause()
         progress = app.query_one("#pane-process .progress")
@@ -221,3 +222,88 @@ async def test_too_small_terminal_says_so(size: tuple[int, int]) -> None:
         assert app.screen.has_class("-too-small")
         assert app.query_one("#too-small").display
         assert not app.query_one("#panes").display
+
+
+class InstantController:
+    """A controller whose runs finish at once: one FINISHED snapshot per start."""
+
+    def __init__(self) -> None:
+        self.started: list[RunConfig] = []
+        self.running = False
+
+    def start(self, config: RunConfig, on_snapshot: Callable[[Snapshot], None]) -> None:
+        self.started.append(config)
+        on_snapshot(
+            make_snapshot(config.model, config.workload, config.workers, 5, phase=Phase.FINISHED)
+        )
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def _wait_for(pilot: Any, condition: Callable[[], bool], limit_s: float = 3.0) -> bool:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await pilot.pause(0.02)
+    return condition()
+
+
+@sync
+async def test_loop_key_restarts_finished_runs_until_turned_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("conc_tui.app.LOOP_PAUSE_S", 0.05)
+    controllers: list[InstantController] = []
+
+    def factory() -> InstantController:
+        controllers.append(InstantController())
+        return controllers[-1]
+
+    app = ConcApp(controller_factory=factory, core_sampler=FixedCores())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2", "l")
+        state = app.panes["thread"]
+        assert state.loop and not app.panes["process"].loop
+        assert "↻" in str(app.query_one("#tabs", Static).render())
+        progress = app.query_one("#pane-thread .progress")
+        assert "↻ loop" in progress.lines[0]  # type: ignore[attr-defined]
+        assert controllers == []  # loop mode alone starts nothing
+        await pilot.press("space")
+        assert await _wait_for(pilot, lambda: len(controllers[0].started) >= 3)
+        await pilot.press("l")
+        assert not state.loop
+        await pilot.pause(0.3)
+        count = len(controllers[0].started)
+        await pilot.pause(0.3)
+        assert len(controllers[0].started) == count  # no more restarts once it is off
+        assert all(c == state.config for c in controllers[0].started)
+
+
+@sync
+async def test_loop_does_not_restart_a_stopped_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("conc_tui.app.LOOP_PAUSE_S", 0.05)
+    app, made = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("l", "space")
+        assert made and app.panes["process"].running
+        await pilot.press("space")  # the user stops it: loop must respect that
+        assert await _wait_for(pilot, lambda: not app.panes["process"].running)
+        await pilot.pause(0.3)
+        assert len(made[0].started) == 1
+
+
+def test_app_sizes_apply_unless_items_is_given() -> None:
+    app = ConcApp(controller_factory=FakeController, core_sampler=FixedCores())
+    assert app.panes["process"].config.options.items == APP_ITEMS["images"]
+    assert app.panes["thread"].config.options.items == APP_ITEMS["files"]
+    given = ConcApp(
+        controller_factory=FakeController,
+        core_sampler=FixedCores(),
+        options=WorkloadOptions(items=5),
+    )
+    assert {s.config.options.items for s in given.panes.values()} == {5}

@@ -26,7 +26,7 @@ def test_lane_row_has_label_core_glyphs_and_count() -> None:
     strip = WorkerLanes().render_row(_view(lane), width)
     text = strip.text
     assert strip.cell_length == width
-    assert text.startswith("thread 3  c2  ")
+    assert text.startswith("thread 3".ljust(LABEL_WIDTH) + "c2  ")
     # The newest state is at the right edge; the young lane is padded on the left.
     assert text.endswith("███▒▒░▚✗    7")
     cells = width - LABEL_WIDTH - CORE_WIDTH - COUNT_WIDTH
@@ -47,10 +47,11 @@ def test_lane_cells_carry_the_state_colour() -> None:
 
 def test_long_lane_keeps_only_the_newest_cells() -> None:
     lane = bytes([S.IDLE] * 100 + [S.RUNNING] * 5)
-    width = 40  # narrow: no items-done column, 26 timeline cells
+    width = 40  # narrow: no items-done column
     text = WorkerLanes().render_row(_view(lane), width).text
     timeline = text[LABEL_WIDTH + CORE_WIDTH :]
-    assert timeline == STATE_GLYPHS[S.IDLE] * 21 + STATE_GLYPHS[S.RUNNING] * 5
+    cells = width - LABEL_WIDTH - CORE_WIDTH
+    assert timeline == STATE_GLYPHS[S.IDLE] * (cells - 5) + STATE_GLYPHS[S.RUNNING] * 5
 
 
 def test_every_state_has_a_distinct_glyph() -> None:
@@ -115,3 +116,46 @@ def test_look_for_depends_on_filter() -> None:
 
     assert "releases the GIL" in look_for("thread", "images", WorkloadOptions(filter="blur"))
     assert "GIL-grey" in look_for("thread", "cpu")
+    assert "holds the GIL" in look_for("thread", "images", WorkloadOptions(filter="median"))
+
+
+def test_card_gil_table_matches_the_measured_one() -> None:
+    from conc_tui.widgets.card import GIL_FRIENDLY_FILTERS
+    from conc_tui.workloads.images import GIL_FRIENDLY
+
+    assert GIL_FRIENDLY_FILTERS == GIL_FRIENDLY
+
+
+def test_look_for_covers_every_model_and_workload() -> None:
+    from conc_tui.config import WORKLOADS, WorkloadOptions
+
+    for model in ("process", "thread", "async"):
+        for workload in WORKLOADS:
+            assert look_for(model, workload) != "watch the lanes and the core bars."
+    assert "frontier" in look_for("process", "web")
+    for workload in ("images", "files", "cpu"):
+        assert "block" in look_for("async", workload)
+        assert "to_thread" in look_for("async", workload, WorkloadOptions(to_thread=True))
+
+
+def test_process_table_never_cuts_a_pid() -> None:
+    from conc_tui.widgets.panels import process_lines
+
+    snap = make_snapshot("process", "images", 4, 30)
+    views = tuple(
+        WorkerView(
+            worker_id=i, label=f"pid {4194300 + i}", state=1, lane=b"\x01", core=i, rss_bytes=0
+        )
+        for i in range(4)
+    )
+    from dataclasses import replace
+
+    for width in (29, 41):
+        text = "\n".join(
+            line.plain for line in process_lines(replace(snap, worker_views=views), width)
+        )
+        for i in range(4):
+            assert f"pid {4194300 + i}" in text
+        assert all(len(line) <= width for line in text.splitlines()[3:])
+    row = WorkerLanes().render_row(views[0], 80)
+    assert "pid 4194300" in "".join(seg.text for seg in row)

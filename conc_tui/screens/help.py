@@ -22,6 +22,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("+ / -", "more / fewer workers (a running run restarts)"),
     ("w", "next workload: images, files, web, cpu"),
     ("b", "run the serial baseline here, for speedups"),
+    ("l", "loop: start this pane's run again whenever it finishes"),
     ("?", "this help; Esc closes it"),
     ("Ctrl+P", "command palette"),
     ("q", "quit (stops every run first)"),

@@ -67,6 +67,16 @@ CARDS: dict[str, ModelCard] = {
     ),
 }
 
+GIL_FRIENDLY_FILTERS: dict[str, bool] = {
+    "blur": True,
+    "sharpen": True,
+    "resize": True,
+    "median": False,
+    "contour": True,
+}
+"""Copy of ``conc_tui.workloads.images.GIL_FRIENDLY`` (measured there), so the UI
+process need not import Pillow; a test keeps the two equal."""
+
 RULE_OF_THUMB = (
     "Rule of thumb: processes for CPU-heavy work, asyncio for many network calls, "
     "threads for the rest. Measure it here: press b for the serial baseline."
@@ -79,20 +89,22 @@ _LOOK_FOR: dict[tuple[str, str], str] = {
     "Python, limited only by the number of cores.",
     ("process", "files"): "each process has its own log lock, so nobody queues; "
     "the start-up cost and memory per worker are the price.",
-    ("process", "web"): "processes work but mostly wait on the network (blue); "
-    "asyncio would do the same with one thread.",
+    ("process", "web"): "the crawl's frontier (which pages are left) lives in the "
+    "coordinator, which hands URLs to the workers; they mostly wait on the network "
+    "(blue), which asyncio does with one thread.",
     ("thread", "cpu"): "lanes turn GIL-grey: only one thread runs Python at a time, "
     "so more threads do not go faster.",
-    ("thread", "files"): "threads wait on the disk (blue) and queue for the shared "
-    "log's lock (pink); watch the holder and the queue.",
+    ("thread", "files"): "threads queue for the shared log's lock (pink): watch the "
+    "holder and the queue; with --io-latency they also wait on the disk (blue).",
     ("thread", "web"): "threads mostly wait on the network (blue), and the waits "
     "overlap: that is where threads shine.",
     ("async", "web"): "many calls on hold at once on ONE thread; loop lag stays small "
     "as long as nothing blocks.",
     ("async", "cpu"): "pure CPU work blocks the loop: tasks run one at a time and loop lag jumps.",
-    ("async", "images"): "blocking image work stalls the loop unless it is sent to a "
-    "thread (to_thread); watch the loop lag.",
-    ("async", "files"): "plain file reads block the loop: one task at a time, lag rising.",
+    ("async", "images"): "Pillow work blocks the loop: one image at a time, and loop "
+    "lag jumps to a whole image's time; try --to-thread.",
+    ("async", "files"): "plain file reads and the log block the loop: one task at a time, "
+    "lag rising; try --to-thread.",
 }
 
 
@@ -100,16 +112,21 @@ def look_for(model: str, workload: str, options: WorkloadOptions | None = None) 
     """What to watch for right now, for this model, workload and its options."""
     opts = options or WorkloadOptions()
     if model == "thread" and workload == "images":
-        if opts.filter in ("blur", "median"):
+        if GIL_FRIENDLY_FILTERS.get(opts.filter, False):
             return (
-                f"Pillow releases the GIL for the {opts.filter}, so threads scale "
-                "almost like processes: lanes stay green."
+                f"Pillow releases the GIL while it runs the {opts.filter}, so threads "
+                "work in parallel on different cores: lanes stay green."
             )
         return (
-            f"the {opts.filter} filter is quick, so Python glue dominates and lanes "
-            "turn GIL-grey as threads queue for the interpreter."
+            f"Pillow's {opts.filter} filter holds the GIL for each colour band, so "
+            "threads take turns: lanes turn GIL-grey and more threads barely help."
         )
     if model == "async" and workload in ("images", "files", "cpu") and opts.to_thread:
+        if workload == "cpu":
+            return (
+                "to_thread keeps the loop responsive (low lag), but pure-Python work "
+                "still takes turns on the GIL: no faster than one thread."
+            )
         return "work is sent to threads with to_thread, so the loop stays responsive."
     if model == "serial":
         return "one lane, one thing at a time: the time to beat."

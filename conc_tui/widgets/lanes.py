@@ -18,7 +18,8 @@ from textual.strip import Strip
 from conc_tui.telemetry.snapshot import WorkerView
 from conc_tui.widgets.glyphs import glyph, style
 
-LABEL_WIDTH = 10
+LABEL_WIDTH = 12
+"""Room for "pid 4194304" (the largest Linux pid) and a space."""
 CORE_WIDTH = 4
 COUNT_WIDTH = 5
 """Items done, at the right of a lane; dropped when the widget is narrow."""

@@ -84,7 +84,12 @@ class ModelPane(Horizontal):
         )
 
     def show(
-        self, snapshot: Snapshot | None, config: RunConfig, serial_wall_s: float | None
+        self,
+        snapshot: Snapshot | None,
+        config: RunConfig,
+        serial_wall_s: float | None,
+        *,
+        loop: bool = False,
     ) -> None:
         """Draw a snapshot (None: nothing has run in this pane yet).
 
@@ -92,11 +97,12 @@ class ModelPane(Horizontal):
             snapshot: The pane's latest snapshot.
             config: The pane's configuration.
             serial_wall_s: Serial baseline wall time for the config's workload, if known.
+            loop: Whether loop mode is on (the run restarts whenever it finishes).
         """
         self.set_config(config)
         progress = self.query_one(".progress", LinesView)
         width = progress.scrollable_content_region.width or 80
-        progress.set_lines(progress_lines(snapshot, config, serial_wall_s, width))
+        progress.set_lines(progress_lines(snapshot, config, serial_wall_s, width, loop=loop))
         lanes = self.query_one(WorkerLanes)
         lanes.update_workers(snapshot.worker_views if snapshot else ())
         view = self.query_one(".model-view", LinesView)

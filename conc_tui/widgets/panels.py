@@ -71,6 +71,8 @@ def progress_lines(
     config: RunConfig,
     serial_wall_s: float | None,
     width: int,
+    *,
+    loop: bool = False,
 ) -> list[Text]:
     """The progress block: phase, items and bar, result or message, failures.
 
@@ -79,15 +81,19 @@ def progress_lines(
         config: The pane's configuration (what Space would start).
         serial_wall_s: The serial baseline's wall time for this workload and options.
         width: Cells available.
+        loop: Whether loop mode is on; the first line says so.
     """
+    loop_mark = ("  ↻ loop", "bold #58a6ff") if loop else ""
     if snapshot is None:
         first = Text.assemble(
             (f"{PHASE_MARKS[Phase.IDLE]} READY ", PHASE_STYLES[Phase.IDLE]),
             f" {run_title(config.model, config.workers, config.workload)}",
+            (f" · {config.options.items_for(config.workload)} items", _DIM),
+            loop_mark,
         )
         hint = Text.assemble(
             ("Press Space to start", "bold reverse"),
-            "  · b serial baseline · +/- workers · w workload",
+            "  · b serial baseline · +/- workers · w workload · l loop",
         )
         return [first, hint, Text(""), Text("")]
 
@@ -96,6 +102,7 @@ def progress_lines(
         (f" {PHASE_MARKS[phase]} {phase.value.upper()} ", PHASE_STYLES[phase]),
         f" {run_title(snapshot.model, snapshot.workers, snapshot.workload)}",
         (f"  elapsed {fmt_seconds(snapshot.elapsed_s)}", _DIM),
+        loop_mark,
     )
     counts = f" {snapshot.items_done}"
     if snapshot.items_total is not None:
@@ -169,7 +176,9 @@ def process_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
     rss = [v.rss_bytes for v in views if v.rss_bytes]
     cores = {v.core for v in views if v.core is not None and v.state == 1}
     lines = [
-        _kv("workers", f"{len(views)} · {len(cores)} cores busy"),
+        _kv(
+            "workers", f"{len(views)} · {len(cores)} {'core' if len(cores) == 1 else 'cores'} busy"
+        ),
         _kv(
             "start-up",
             fmt_seconds(snapshot.startup_s) + " to get ready"
@@ -181,14 +190,19 @@ def process_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
         lines.append(
             _kv("memory", f"{fmt_mb(sum(rss))} · {min(rss) // 2**20}–{fmt_mb(max(rss))} each")
         )
-    lines.append(Text(f"{'worker':<9}{'core':>4}{'cpu%':>5}{'RSS':>5}{'start':>7}", "bold"))
+    # The start-up column goes first when the panel is narrow; the pid never gets cut.
+    show_start = width >= 34
+    head = f"{'worker':<12}{'core':>4}{'cpu%':>5}{'RSS':>6}"
+    lines.append(Text(head + (f"{'start':>7}" if show_start else ""), "bold"))
     for v in views:
         core = "-" if v.core is None else f"c{v.core}"
         cpu = "-" if v.cpu_percent is None else f"{v.cpu_percent:.0f}"
-        mem = "-" if v.rss_bytes is None else fmt_mb(v.rss_bytes).replace(" MB", "M")
-        start = "-" if v.startup_s is None else f"{v.startup_s:.2f}s"
-        line = Text(f"{v.label[:8]:<9}{core:>4}{cpu:>5}{mem:>5}{start:>7}")
-        lines.append(line)
+        # A worker that has exited reports no memory: say so rather than "0M".
+        mem = fmt_mb(v.rss_bytes).replace(" MB", "M") if v.rss_bytes else "-"
+        row = f"{v.label[:11]:<12}{core:>4}{cpu:>5}{mem:>6}"
+        if show_start:
+            row += f"{'-' if v.startup_s is None else f'{v.startup_s:.2f}s':>7}"
+        lines.append(Text(row))
     return lines
 
 
