@@ -22,12 +22,13 @@ from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from conc_tui.config import MAX_WORKERS, WORKLOADS, RunConfig, WorkloadOptions
 from conc_tui.controller import RunController
 from conc_tui.screens.help import HelpScreen
+from conc_tui.screens.race import RaceScreen
 from conc_tui.telemetry.cores import CoreSource
 from conc_tui.telemetry.snapshot import Phase, Snapshot
 from conc_tui.widgets.pane import ModelPane
@@ -69,6 +70,7 @@ _PANE_ACTIONS = frozenset(
         "cycle_workload",
         "baseline",
         "toggle_loop",
+        "race",
     }
 )
 
@@ -177,6 +179,7 @@ class ConcApp(App[None]):
         Binding("w", "cycle_workload", "Workload"),
         Binding("b", "baseline", "Serial baseline"),
         Binding("l", "toggle_loop", "Loop"),
+        Binding("c", "race", "Race"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         # Textual only hints at ctrl+q on Ctrl+C; here it quits, as users expect.
@@ -192,6 +195,7 @@ class ConcApp(App[None]):
     ) -> None:
         super().__init__()
         self._factory = controller_factory or _default_factory
+        self._race_controller: RunController | None = None
         self.options = options or WorkloadOptions()
         self._core_sampler = core_sampler
         self._min_redraw_s = 1.0 / refresh_hz if refresh_hz > 0 else 0.0
@@ -266,6 +270,8 @@ class ConcApp(App[None]):
 
     def on_cores_sampled(self, message: CoresSampled) -> None:
         """Redraw the visible pane's core bars."""
+        if self._cores_stop.is_set():
+            return  # posted just before the app began closing; its widgets may be gone
         self.show_cores(message.history)
 
     def show_cores(self, history: tuple[tuple[float, ...], ...]) -> None:
@@ -283,7 +289,7 @@ class ConcApp(App[None]):
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
         """Keep the newest snapshot; draw it if its pane is visible."""
         state = self.panes[message.model]
-        if message.generation != state.generation:
+        if message.generation != state.generation or self._cores_stop.is_set():
             return
         if state.loop and message.snapshot.phase is Phase.FINISHED:
             generation = state.generation
@@ -378,7 +384,7 @@ class ConcApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While the help screen is open, only quitting and the palette work."""
-        return not (isinstance(self.screen, HelpScreen) and action in _PANE_ACTIONS)
+        return not (isinstance(self.screen, ModalScreen) and action in _PANE_ACTIONS)
 
     def action_show_pane(self, model: str) -> None:
         """Show a pane; its run (if any) keeps going either way."""
@@ -474,6 +480,16 @@ class ConcApp(App[None]):
             timeout=2,
         )
 
+    def action_race(self) -> None:
+        """Race every model on this pane's workload, with `conc-tui bench`'s sizes."""
+        config = self.panes[self.current].config
+        # The race uses the CLI's input sizes unless the user chose some.
+        base = replace(config, options=self.options)
+        workers = {model: default_workers(model) for model, _t, _w in PANES}
+        workers["serial"] = 1
+        self._race_controller = self._factory()
+        self.push_screen(RaceScreen(base, workers, self._race_controller))
+
     def action_help(self) -> None:
         """Open the help screen."""
         if not isinstance(self.screen, HelpScreen):
@@ -487,6 +503,9 @@ class ConcApp(App[None]):
     def close_controllers(self) -> None:
         """Close every pane's controller and stop sampling (idempotent)."""
         self._cores_stop.set()
+        if self._race_controller is not None:
+            self._race_controller.close()
+            self._race_controller = None
         live = [state for state in self.panes.values() if state.controller is not None]
         # Ask every run to stop at once, so the runs wind down in parallel and quitting
         # takes one grace period, not one per pane.

@@ -23,6 +23,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("w", "next workload: images, files, web, cpu"),
     ("b", "run the serial baseline here, for speedups"),
     ("l", "loop: start this pane's run again whenever it finishes"),
+    ("c", "race: every model on this workload against serial, with a verdict"),
     ("?", "this help; Esc closes it"),
     ("Ctrl+P", "command palette"),
     ("q", "quit (stops every run first)"),

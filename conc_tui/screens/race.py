@@ -1,0 +1,250 @@
+"""The race: every model on one workload, one after another, against the serial baseline.
+
+This is ``conc-tui bench`` inside the app: the same sizes, the same verdict and the same
+rule-of-thumb check, measured on the user's machine while they watch. The models run
+one at a time, never together, so none of them steals cores from another.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from conc_tui.config import RunConfig
+from conc_tui.controller import RunController
+from conc_tui.report import (
+    format_bytes,
+    format_speedup,
+    rule_of_thumb,
+    summarize_bench,
+    thread_gil_share,
+    verdict,
+)
+from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot
+
+RACE_ORDER = ("serial", "process", "thread", "async")
+MODEL_NAMES = {
+    "serial": "serial",
+    "process": "processes",
+    "thread": "threads",
+    "async": "asyncio",
+}
+BAR_WIDTH = 24
+
+
+class RaceSnapshot(Message):
+    """A snapshot of the race's current run (posted from the controller's thread)."""
+
+    def __init__(self, generation: int, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.generation = generation
+        self.snapshot = snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        """A newer snapshot of the same run makes a queued one pointless."""
+        return (
+            isinstance(message, RaceSnapshot)
+            and message.generation == self.generation
+            and message.snapshot.result is None
+            and self.snapshot.result is None
+        )
+
+
+def race_table(
+    order: tuple[str, ...],
+    workers: dict[str, int],
+    results: dict[str, RunResult],
+    failures: dict[str, str],
+    live: Snapshot | None,
+) -> Table:
+    """The race so far: one row per model, with its wall time and speedup."""
+    serial = results.get("serial")
+    fastest = min((r.wall_s for r in results.values() if r.status == "finished"), default=None)
+    table = Table(box=None, padding=(0, 1), expand=False)
+    for header, justify in (
+        ("model", "left"),
+        ("workers", "right"),
+        ("wall", "right"),
+        ("speedup", "right"),
+        ("", "left"),
+        ("cores busy", "right"),
+        ("peak RSS", "right"),
+        ("checksum", "left"),
+    ):
+        table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for model in order:
+        name = MODEL_NAMES[model]
+        result = results.get(model)
+        if result is None:
+            if model in failures:
+                table.add_row(name, str(workers[model]), Text(failures[model], "red"))
+            elif live is not None and live.model == model:
+                done = f"{live.items_done}/{live.items_total or '?'}"
+                table.add_row(
+                    Text(name, "bold"),
+                    str(workers[model]),
+                    Text(f"{live.elapsed_s:.1f} s", "bold yellow"),
+                    Text(done, "yellow"),
+                    Text(f"{live.phase.value}…", "yellow"),
+                )
+            else:
+                table.add_row(Text(name, "dim"), str(workers[model]), Text("waiting", "dim"))
+            continue
+        speedup = serial.wall_s / result.wall_s if serial and result.wall_s > 0 else None
+        bar = ""
+        if fastest and result.wall_s > 0:
+            bar = "█" * max(1, round(BAR_WIDTH * fastest / result.wall_s))
+        same = serial is None or result.checksum == serial.checksum
+        table.add_row(
+            Text(name, "bold"),
+            str(result.workers),
+            f"{result.wall_s:.2f} s",
+            format_speedup(speedup) if speedup is not None else "",
+            Text(bar, "green" if result.wall_s == fastest else "cyan"),
+            f"{result.mean_cores_busy:.2f}",
+            format_bytes(result.peak_rss_bytes),
+            Text(result.checksum[:8] + (" ✓" if same else " ≠ serial"), "" if same else "red"),
+        )
+    return table
+
+
+class RaceScreen(ModalScreen[None]):
+    """Races the four models on one workload and says which one won, and why."""
+
+    BINDINGS = [
+        Binding("escape,c,q", "close_race", "Close race"),
+        Binding("space", "race_again", "Race again", key_display="Space"),
+    ]
+
+    DEFAULT_CSS = """
+    RaceScreen {
+        align: center middle;
+    }
+    RaceScreen > VerticalScroll {
+        width: 110;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: thick $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, base: RunConfig, workers: dict[str, int], controller: RunController) -> None:
+        super().__init__()
+        self.base = base
+        self.race_workers = workers
+        self.controller = controller
+        self.results: dict[str, RunResult] = {}
+        self.failures: dict[str, str] = {}
+        self.live: Snapshot | None = None
+        self._next = 0
+        self._generation = 0
+
+    def compose(self) -> ComposeResult:
+        """Build the race box."""
+        box = VerticalScroll()
+        box.border_title = f"Race: every model on '{self.base.workload}'"
+        box.border_subtitle = "Space races again · Esc closes"
+        with box:
+            yield Static(id="race-body")
+
+    def on_mount(self) -> None:
+        """Start the first run as soon as the screen shows."""
+        self._start_next()
+
+    @property
+    def finished(self) -> bool:
+        return self._next >= len(RACE_ORDER) and self.live is None
+
+    def _start_next(self) -> None:
+        self.live = None
+        if self._next >= len(RACE_ORDER):
+            self._draw()
+            return
+        model = RACE_ORDER[self._next]
+        self._generation += 1
+        generation = self._generation
+        config = replace(self.base, model=model, workers=self.race_workers[model])
+
+        def deliver(snapshot: Snapshot) -> None:
+            self.post_message(RaceSnapshot(generation, snapshot))
+
+        self.controller.start(config, deliver)
+        self._draw()
+
+    def on_race_snapshot(self, message: RaceSnapshot) -> None:
+        """Show the current run; when it ends, keep its result and start the next."""
+        if message.generation != self._generation:
+            return
+        snapshot = message.snapshot
+        self.live = snapshot
+        model = RACE_ORDER[self._next]
+        if snapshot.result is not None:
+            self.results[model] = snapshot.result
+        elif snapshot.phase in (Phase.FAILED, Phase.STOPPED):
+            self.failures[model] = snapshot.message or snapshot.phase.value
+        else:
+            self._draw()
+            return
+        self._next += 1
+        self._start_next()
+
+    def _draw(self) -> None:
+        body = Table.grid()
+        body.add_column()
+        options = self.base.options
+        items = options.items_for(self.base.workload)
+        body.add_row(
+            Text(
+                f"{items} items each, one model after another, so none steals a core "
+                "from another. Same sizes as `conc-tui bench`.",
+                "dim",
+            )
+        )
+        body.add_row("")
+        body.add_row(
+            race_table(RACE_ORDER, self.race_workers, self.results, self.failures, self.live)
+        )
+        lines = self.verdict_lines()
+        if lines:
+            body.add_row("")
+            body.add_row(Text(lines[0], "bold"))
+            for line in lines[1:]:
+                body.add_row(Text(line))
+        self.query_one("#race-body", Static).update(body)
+
+    def verdict_lines(self) -> list[str]:
+        """Once the race is over: who won and why, then the rule of thumb's check."""
+        if not self.finished or "serial" not in self.results:
+            return []
+        rows = summarize_bench(self.results.values())
+        workload = self.base.workload
+        gil = thread_gil_share(self.results.values(), workload)
+        return [verdict(workload, rows, gil), rule_of_thumb(rows)]
+
+    def action_race_again(self) -> None:
+        """Run the whole race again (only once the current one is over)."""
+        if not self.finished:
+            self.notify("The race is still running; Esc stops it.", timeout=2)
+            return
+        self.results.clear()
+        self.failures.clear()
+        self._next = 0
+        self._start_next()
+
+    def action_close_race(self) -> None:
+        """Stop whatever runs and close; the lab winds down in the background."""
+        self._generation += 1  # late snapshots of this race are ignored
+        threading.Thread(target=self.controller.close, daemon=True).start()
+        self.dismiss()
