@@ -428,7 +428,8 @@ class ConcApp(App[None]):
         """Start the current pane's run, or stop it if it is running."""
         state = self.panes[self.current]
         if state.controller is not None and (state.running or state.controller.running):
-            state.controller.stop()
+            # Never wait on the event loop: the final snapshot shows when it stopped.
+            state.controller.request_stop()
         else:
             self._start(state, state.config)
 
@@ -510,9 +511,8 @@ class ConcApp(App[None]):
         # Ask every run to stop at once, so the runs wind down in parallel and quitting
         # takes one grace period, not one per pane.
         for state in live:
-            request_stop = getattr(state.controller, "request_stop", None)
-            if callable(request_stop):
-                request_stop()
+            if state.controller is not None:
+                state.controller.request_stop()
         for state in live:
             if state.controller is not None:
                 state.controller.close()

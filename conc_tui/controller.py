@@ -27,6 +27,9 @@ class RunController(Protocol):
         and once more with the final snapshot (phase FINISHED, FAILED or STOPPED).
         """
 
+    def request_stop(self) -> None:
+        """Ask the current run to stop and return at once; the final snapshot says when."""
+
     def stop(self) -> None:
         """Stop the current run, if any; returns within a second."""
 

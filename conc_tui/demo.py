@@ -354,6 +354,10 @@ class FakeController:
             self._thread.join(timeout=1.0)
             self._thread = None
 
+    def request_stop(self) -> None:
+        """Stop at once: a fake run has nothing to wind down."""
+        self.stop()
+
     def stop(self) -> None:
         """Stop the current fake run; it sends a final STOPPED snapshot."""
         self.stop_calls += 1

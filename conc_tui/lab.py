@@ -223,11 +223,14 @@ class LabController:
         self._stopping = False
         self._stop_asked = 0.0
         self._lock = threading.Lock()
+        self._switch: threading.Thread | None = None
         self.log_path: Path | None = None
 
     @property
     def running(self) -> bool:
-        """True while the lab process lives and has not sent its final snapshot."""
+        """True while a run is being started, or its lab lives and has not finished."""
+        if self._switch is not None and self._switch.is_alive():
+            return True
         process = self._process
         return process is not None and process.poll() is None and not self._finished.is_set()
 
@@ -241,10 +244,43 @@ class LabController:
     def start(self, config: RunConfig, on_snapshot: SnapshotCallback) -> None:
         """Start a run in a new lab process (stopping the current one first).
 
+        With a run still live, stopping it takes up to a grace period, so the switch
+        happens on a background thread and this returns at once (the caller is the
+        UI's event loop); a failure to start is then reported as a FAILED snapshot.
+
         Raises:
-            OSError: the log folder cannot be written or the process cannot start.
+            OSError: no run was live, and the log folder cannot be written or the
+                process cannot start.
         """
+        self._wait_for_switch()
+        process = self._process
+        if process is not None and process.poll() is None:
+            self.request_stop()
+            self._switch = threading.Thread(
+                target=self._switch_to,
+                args=(config, on_snapshot),
+                name="conc-tui-lab-switch",
+                daemon=True,
+            )
+            self._switch.start()
+            return
         self.stop()
+        self._spawn(config, on_snapshot)
+
+    def _wait_for_switch(self) -> None:
+        switch = self._switch
+        if switch is not None:
+            switch.join(timeout=STOP_GRACE_S + 2)
+            self._switch = None
+
+    def _switch_to(self, config: RunConfig, on_snapshot: SnapshotCallback) -> None:
+        self.stop()
+        try:
+            self._spawn(config, on_snapshot)
+        except OSError as exc:
+            on_snapshot(error_snapshot(config, Phase.FAILED, f"could not start the run: {exc}"))
+
+    def _spawn(self, config: RunConfig, on_snapshot: SnapshotCallback) -> None:
         with self._lock:
             self.log_path = self._logs() / f"lab-{config.model}-{config.workload}.log"
             with open(self.log_path, "ab") as log:
@@ -316,6 +352,8 @@ class LabController:
 
     def close(self) -> None:
         """Stop the run quickly and delete this controller's log folder."""
+        self.request_stop()
+        self._wait_for_switch()
         self.stop(timeout=CLOSE_GRACE_S)
         if self._own_log_dir is not None:
             shutil.rmtree(self._own_log_dir, ignore_errors=True)
@@ -346,6 +384,9 @@ class LabController:
         finally:
             stdout.close()
         if finished.is_set():
+            # The lab exits right after its final snapshot: reap it, leave no zombie.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_GRACE_S)
             return
         finished.set()
         code = process.wait()

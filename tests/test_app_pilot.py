@@ -237,6 +237,9 @@ class InstantController:
             make_snapshot(config.model, config.workload, config.workers, 5, phase=Phase.FINISHED)
         )
 
+    def request_stop(self) -> None:
+        self.stop()
+
     def stop(self) -> None:
         pass
 
