@@ -18,7 +18,7 @@ from conc_tui.engine import execute
 FULL = {
     "cpu": WorkloadOptions(items=24),
     "images": WorkloadOptions(items=16),
-    "files": WorkloadOptions(items=400),
+    "files": WorkloadOptions(items=2000),
     "web": WorkloadOptions(items=200, latency_ms=20),
 }
 SMOKE = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -50,6 +51,9 @@ def runner_main(
 ) -> None:
     """Entry point of the runner process (started with the "spawn" method)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the observer decides when to stop
+    # Whatever this run makes in the temp folder (the fork server's socket, say) goes
+    # into its run folder, which the observer deletes even if this process is killed.
+    tempfile.tempdir = run_dir
     threading.Thread(target=process_model.watch_parent, args=(parent_pid,), daemon=True).start()
     link = TelemetryLink(telemetry, counter) if telemetry is not None else None
     try:

@@ -141,7 +141,8 @@ async def test_workload_cycle_restart_and_baseline() -> None:
         await pilot.press("w")
         assert app.panes["process"].config.workload == "files"
         await pilot.press("space")
-        await pilot.pause(0.1)
+        # "w" restarts only a live run: wait for the first snapshot to say it is live.
+        assert await _wait_for(pilot, lambda: app.panes["process"].running)
         await pilot.press("w")
         await pilot.pause(0.1)
         await pilot.press("r")
