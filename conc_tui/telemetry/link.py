@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any
 
-from conc_tui.telemetry.recorder import BatchRecorder
+from conc_tui.telemetry.recorder import BatchRecorder, flush_together
 
 SYSTEM_WORKER = 0
 """Worker id of events that belong to no lane (the event loop's heartbeat)."""
@@ -57,10 +57,9 @@ class TelemetryLink:
         while True:
             time.sleep(FLUSHER_PERIOD_S)
             with self._lock:
-                recorders = list(self._recorders)
-            for recorder in recorders:
-                if recorder.pending:
-                    recorder.flush()
+                pending = [recorder for recorder in self._recorders if recorder.pending]
+            if pending:
+                flush_together(pending, self.send_events)
 
     def send_events(self, blob: bytes) -> None:
         # If the observer is gone, the run is about to be stopped: drop the events.
