@@ -9,9 +9,10 @@ telemetry off. Runs alternate on/off so noise hits both alike; medians are repor
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from benchmarks.common import interleaved, median, write_results
+from benchmarks.common import RESULTS, interleaved, median, write_results
 from conc_tui.config import RunConfig, WorkloadOptions
 from conc_tui.engine import execute
 
@@ -66,6 +67,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"{workload:7} {model:8} on/off throughput ratio {ratio:.3f}", file=sys.stderr)
     if not args.smoke:
+        # A run of some workloads replaces their rows and keeps the others' rows.
+        previous = RESULTS / "overhead.json"
+        if previous.exists():
+            measured = {(r["model"], r["workload"]) for r in rows}
+            kept = [
+                r
+                for r in json.loads(previous.read_text()).get("rows", [])
+                if (r["model"], r["workload"]) not in measured
+            ]
+            rows = kept + rows
         path = write_results("overhead", {"runs": runs, "rows": rows})
         print(f"wrote {path}", file=sys.stderr)
     worst = min(r["ratio"] for r in rows)
