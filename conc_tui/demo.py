@@ -322,6 +322,7 @@ class FakeController:
     def _run(self, config: RunConfig, on_snapshot: SnapshotCallback, stop: threading.Event) -> None:
         step = 0
         while True:
+            stopped = stop.is_set()
             snap = make_snapshot(
                 config.model,
                 config.workload,
@@ -329,17 +330,9 @@ class FakeController:
                 step,
                 seed=self.seed,
                 options=config.options,
+                phase=Phase.STOPPED if stopped else None,
             )
-            if stop.is_set():
-                snap = make_snapshot(
-                    config.model,
-                    config.workload,
-                    config.workers,
-                    step,
-                    seed=self.seed,
-                    options=config.options,
-                    phase=Phase.STOPPED,
-                )
+            if stopped:
                 on_snapshot(snap)
                 return
             on_snapshot(snap)
