@@ -74,3 +74,27 @@ def test_race_runs_every_model_in_order_and_gives_a_verdict() -> None:
             assert not isinstance(app.screen, RaceScreen)
 
     asyncio.run(scenario())
+
+
+def test_q_quits_the_app_from_the_race_and_closes_its_controller() -> None:
+    from conc_tui.app import ConcApp
+
+    async def scenario() -> None:
+        made: list[FakeController] = []
+
+        def factory() -> FakeController:
+            made.append(FakeController(interval=0.5))
+            return made[-1]
+
+        app = ConcApp(controller_factory=factory)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("c")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, RaceScreen)
+            race_controller = made[-1]
+            await pilot.press("q")
+            await pilot.pause(0.2)
+            assert race_controller.closed
+        assert app.return_code is not None
+
+    asyncio.run(scenario())

@@ -121,7 +121,9 @@ class RaceScreen(ModalScreen[None]):
     """Races the four models on one workload and says which one won, and why."""
 
     BINDINGS = [
-        Binding("escape,c,q", "close_race", "Close race"),
+        Binding("escape,c", "close_race", "Close race"),
+        # Modal screens hide the app's own bindings: quitting must still work here.
+        Binding("q", "app.quit", "Quit"),
         Binding("space", "race_again", "Race again", key_display="Space"),
     ]
 
@@ -155,7 +157,7 @@ class RaceScreen(ModalScreen[None]):
         """Build the race box."""
         box = VerticalScroll()
         box.border_title = f"Race: every model on '{self.base.workload}'"
-        box.border_subtitle = "Space races again · Esc closes"
+        box.border_subtitle = "Space races again · Esc closes · q quits"
         with box:
             yield Static(id="race-body")
 
