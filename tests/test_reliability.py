@@ -205,9 +205,7 @@ async def test_app_shows_a_dead_pool_worker_and_the_next_run_works() -> None:
             snap = state.snapshot
             if snap is not None and snap.phase is Phase.RUNNING and len(snap.worker_views) >= 2:
                 # The lanes name their processes: kill one the pane itself shows.
-                lab_workers = [
-                    psutil.Process(view.pid) for view in snap.worker_views if view.pid
-                ]
+                lab_workers = [psutil.Process(view.pid) for view in snap.worker_views if view.pid]
         assert lab_workers, "no pool worker appeared"
         lab_workers[0].kill()
         deadline = time.monotonic() + 15
