@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TUI_DRIVE = Path(os.environ.get("TUI_DRIVE", ROOT.parent / "shared" / "tools" / "tui-drive"))
 START_ALL = "Space 2 Space 3 Space sleep:3"
 """Start a run in every pane, then give the runs time to get going."""
-ITEMS = "5000"
-"""Big enough that no run finishes before the test quits."""
+LONG_RUNS = ["--items", "400", "--io-latency", "100", "--latency", "1000"]
+"""Slow enough that no run finishes before the test quits, with small inputs (the
+400-file corpus is 29 MB; 5,000 files would be 360 MB to generate)."""
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
@@ -104,8 +105,7 @@ def _drive(tmp: Path, quit_args: list[str], quit_wait: float) -> tuple[int, str]
         *env_cmd,
         "-m",
         "conc_tui",
-        "--items",
-        ITEMS,
+        *LONG_RUNS,
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
     return done.returncode, done.stdout + done.stderr
@@ -193,7 +193,9 @@ def test_sigkill_of_the_ui_ends_every_child_and_the_next_start_sweeps(tmp_path: 
 def test_a_burst_of_resizes_in_a_real_terminal_does_not_crash(tmp_path: Path) -> None:
     """200x60 down to 40x12 and back, then 50 resizes in 5 s, with runs live."""
     name = f"conc-resize-{os.getpid()}"
-    command = f"env TMPDIR={tmp_path} PYTHONPATH={ROOT} {sys.executable} -m conc_tui --items 5000"
+    command = f"env TMPDIR={tmp_path} PYTHONPATH={ROOT} {sys.executable} -m conc_tui " + " ".join(
+        LONG_RUNS
+    )
 
     def tmux(*args: str) -> str:
         return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout

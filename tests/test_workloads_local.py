@@ -28,7 +28,11 @@ from conc_tui.workloads.cpu import BANDS, MAX_ITER, CpuWorkload, mandelbrot_band
 from conc_tui.workloads.files import FilesWorkload, corpus_dir, ensure_corpus
 from conc_tui.workloads.images import GIL_FRIENDLY, ImagesWorkload
 
-_MP = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+# As the app does: a fork server where there is one (never a fork of this
+# multi-threaded test process), else spawn.
+_MP = multiprocessing.get_context(
+    "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+)
 
 
 @pytest.fixture(autouse=True)
