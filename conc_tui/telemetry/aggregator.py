@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from conc_tui.telemetry.snapshot import LockView, LoopView, Phase, ProcessView, Snapshot, WorkerView
-from conc_tui.telemetry.states import STATE_COUNT, Event, EventKind, WorkerState, unpack_events
+from conc_tui.telemetry.states import STATE_COUNT, Event, EventKind, WorkerState
 from conc_tui.telemetry.timeline import Timeline
 
 DEFAULT_COLUMNS = 240
@@ -155,9 +155,6 @@ class Aggregator:
                 self._set_state(track, int(WorkerState.DONE), t_ns)
 
     # -- events ------------------------------------------------------------------
-
-    def feed_blob(self, blob: bytes) -> None:
-        self.feed(unpack_events(blob))
 
     def feed(self, events: Iterable[Event]) -> None:
         tracks = self.tracks
