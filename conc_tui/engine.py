@@ -23,7 +23,7 @@ from typing import Any
 from conc_tui.config import RunConfig
 from conc_tui.models.base import Outcome
 from conc_tui.models.process import mp_context
-from conc_tui.paths import new_run_dir
+from conc_tui.paths import new_run_dir, process_alive
 from conc_tui.runner import runner_main
 from conc_tui.telemetry.aggregator import Aggregator
 from conc_tui.telemetry.hub import TelemetryHub
@@ -220,7 +220,7 @@ def _result(
         status, reason = "stopped", "stopped before the end"
     if status == "failed":
         for track in agg.tracks.values():
-            if track.pid and not _alive(track.pid):
+            if track.pid and not process_alive(track.pid):
                 agg.mark_worker_failed(track.worker_id, end_ns)
     lock = agg.lock_totals
     lock_figures = files and telemetry
@@ -256,13 +256,3 @@ def _result(
         failures=tuple((r.key, r.error) for r in failed[:MAX_FAILURES_KEPT]),
         input=input_text or workload.describe(),
     )
-
-
-def _alive(pid: int) -> bool:
-    import psutil
-
-    try:
-        status: str = psutil.Process(pid).status()
-    except psutil.NoSuchProcess:
-        return False
-    return status != str(psutil.STATUS_ZOMBIE)

@@ -12,6 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import psutil
+
 RUN_PREFIX = "conc-tui-run-"
 
 
@@ -41,14 +43,15 @@ def new_run_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-"))
 
 
-def _pid_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie counts as gone (it will never clean up)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        status: str = psutil.Process(pid).status()
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    return True
+    return status != str(psutil.STATUS_ZOMBIE)
 
 
 def remove_orphaned_run_dirs() -> int:
@@ -57,7 +60,7 @@ def remove_orphaned_run_dirs() -> int:
     tmp = Path(tempfile.gettempdir())
     for path in tmp.glob(f"{RUN_PREFIX}*"):
         pid_text = path.name[len(RUN_PREFIX) :].split("-", 1)[0]
-        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+        if not pid_text.isdigit() or process_alive(int(pid_text)):
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed += 1
