@@ -96,8 +96,60 @@ def startup(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _figure(value: float | None, fmt: str = "{:.2f}") -> str:
+    return "—" if value is None else fmt.format(value)
+
+
+def truth(data: dict[str, Any]) -> list[str]:
+    """conc-tui's figures next to the outside instruments' (bench_truth)."""
+    runs = data["runs"]
+    lines = [
+        f"conc-tui against instruments it did not write — medians of {runs} runs:",
+        "",
+        "| figure | case | conc-tui | instrument | difference | target |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in data.get("cores", []):
+        diff = row.get("relative_diff")
+        target = "±15%" if row["model"] == "process" else "—"
+        lines.append(
+            f"| cores busy | {row['model']} × {row['workload']}, {row['workers']} workers "
+            f"| {_figure(row['conc_tui'])} | {_figure(row['instrument'])} (/proc poller) "
+            f"| {_figure(diff, '{:+.0%}')} | {target} |"
+        )
+    for row in data.get("gil", []):
+        target = "≤ 0.05" if row["workload"] == "cpu" else "≤ 0.07"
+        lines.append(
+            f"| GIL-wait share | thread × {row['workload']}, {row['workers']} threads "
+            f"| {_figure(row['conc_tui'])} | {_figure(row['instrument'])} (py-spy) "
+            f"| {_figure(row.get('diff'), '{:+.2f}')} | {target} |"
+        )
+    for row in data.get("lanes", []):
+        lines.append(
+            f"| lane GIL cells vs the worker's total | thread × {row['workload']}, "
+            f"{row['workers']} threads | | | worst lane "
+            f"{_figure(row['max_abs_diff_points'], '{:.1f}')} points | ≤ 2 points |"
+        )
+    lag = data.get("lag")
+    if lag:
+        lines.append(
+            "| live loop lag during a block, over the time since the last tick "
+            f"| async × cpu | | | lowest ratio {_figure(lag['min_ratio'])}; "
+            f"{_figure(lag['share_at_least_80pct'], '{:.0%}')} of snapshots ≥ 0.8 | ≥ 0.8 |"
+        )
+    busy = data.get("busy")
+    if busy:
+        lines += ["", f"With two CPU hogs running, `bench` said: {json.dumps(busy['verdicts'])}"]
+    return lines
+
+
 def main() -> int:
-    for name, render in (("overhead", overhead), ("speedup", speedup), ("startup", startup)):
+    for name, render in (
+        ("truth", truth),
+        ("overhead", overhead),
+        ("speedup", speedup),
+        ("startup", startup),
+    ):
         data = _load(name)
         if data is None:
             continue
