@@ -73,11 +73,14 @@ class WorkerTrack:
     cpu_wait_ns: float = 0.0
     measured_running_ns: int = 0
     """Running time whose CPU is known: the base of the GIL and core-wait shares."""
+    measured_cpu_ns: int = 0
+    """CPU used in that running time."""
     sampled_cpu_ns: int | None = None
     sampled_delay_ns: int | None = None
     sampled_at_ns: int | None = None
-    delay_per_cpu: float = 0.0
-    """Run-queue delay per ns of CPU over the last sample interval (from the OS)."""
+    delay_share: float = 0.0
+    """Of the thread's time off a core over the last sample interval, the share it was
+    runnable but waiting for one (the OS's run-queue delay); the rest it slept."""
     readings: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=3))
     """Recent (time, CPU clock) readings of the OS, to cut an open running span."""
     # The running span in progress, from the CPU marks on the worker's own events.
@@ -160,8 +163,8 @@ class Aggregator:
         self.peak_rss_bytes = 0
         self.pool_started_ns: int | None = None
         self.work_threads: set[int] = set()
-        self._shared_readings: dict[int, tuple[int, int]] = {}
-        self._shared_delay_per_cpu = 0.0
+        self._shared_readings: dict[int, tuple[int, int, int]] = {}
+        self._shared_delay_share = 0.0
         self.async_mode: str | None = None
 
     @property
@@ -376,13 +379,13 @@ class Aggregator:
         if track.sampled_cpu_ns is not None and track.sampled_delay_ns is not None:
             d_cpu = cpu_ns - track.sampled_cpu_ns
             d_delay = delay_ns - track.sampled_delay_ns
-            d_wall = t_ns - (track.sampled_at_ns or t_ns)
+            d_wall = t_ns - (t_ns if track.sampled_at_ns is None else track.sampled_at_ns)
             if d_wall > 0:
                 track.cpu_percent = 100.0 * d_cpu / d_wall
-            if d_cpu > 0:
-                track.delay_per_cpu = max(0.0, d_delay / d_cpu)
+            if d_wall > d_cpu:
+                track.delay_share = min(1.0, max(0.0, d_delay / (d_wall - d_cpu)))
         track.sampled_cpu_ns, track.sampled_delay_ns, track.sampled_at_ns = cpu_ns, delay_ns, t_ns
-        self._account(track, track.delay_per_cpu)
+        self._account(track, track.delay_share)
 
     @staticmethod
     def _cut_span(track: WorkerTrack, at_ns: int, cpu_then: int) -> None:
@@ -396,16 +399,19 @@ class Aggregator:
         track.run_start = at_ns
         track.run_wall = 0
 
-    def note_shared_thread(self, tid: int, cpu_ns: int, delay_ns: int) -> None:
-        """An OS reading of a thread that runs many workers' items (``to_thread``).
-
-        Its run-queue delay per ns of CPU stands in for that of the tasks it served,
-        whose own CPU comes from their events' marks.
-        """
-        before = self._shared_readings.get(tid)
-        self._shared_readings[tid] = (cpu_ns, delay_ns)
-        if before is not None and cpu_ns > before[0]:
-            self._shared_delay_per_cpu = max(0.0, (delay_ns - before[1]) / (cpu_ns - before[0]))
+    def note_shared_threads(self, t_ns: int, readings: dict[int, tuple[int, int]]) -> None:
+        """OS readings (tid -> CPU, delay) of the threads that run many workers' items
+        (``to_thread``): their run-queue delay share stands in for that of the tasks
+        they served, whose own CPU comes from their events' marks."""
+        off = delay = 0
+        for tid, (cpu_ns, delay_ns) in readings.items():
+            before = self._shared_readings.get(tid)
+            self._shared_readings[tid] = (t_ns, cpu_ns, delay_ns)
+            if before is not None:
+                off += (t_ns - before[0]) - (cpu_ns - before[1])
+                delay += delay_ns - before[2]
+        if off > 0:
+            self._shared_delay_share = min(1.0, max(0.0, delay / off))
 
     def account_unsampled(self, settled_ns: int) -> None:
         """Measure the workers that have no OS thread of their own (asyncio tasks)."""
@@ -415,19 +421,26 @@ class Aggregator:
             if track.tid is None:
                 if track.state not in (_DONE, _FAILED):
                     self._extend(track, settled_ns)
-                self._account(track, self._shared_delay_per_cpu)
+                self._account(track, self._shared_delay_share)
 
-    def _account(self, track: WorkerTrack, delay_per_cpu: float) -> None:
-        """Split the spans known since the last sample into running and waits."""
+    def _account(self, track: WorkerTrack, delay_share: float) -> None:
+        """Split the spans known since the last sample into running and waits.
+
+        Running wall time off a core was either runnable without a core or asleep
+        (for a thread of one process: waiting for the GIL). The OS counts only the
+        thread's whole delay, so the running spans' part of it is taken in proportion
+        to their time off a core.
+        """
         wall = track.pend_wall
         if wall <= 0:
             return
         cpu = min(track.pend_cpu, wall)
-        delay = min(wall - cpu, cpu * delay_per_cpu)
+        delay = (wall - cpu) * delay_share
         gil = wall - cpu - delay if self.gil_applies else 0.0
         track.gil_ns += gil
         track.cpu_wait_ns += delay
         track.measured_running_ns += wall
+        track.measured_cpu_ns += cpu
         track.pend_wall = track.pend_cpu = 0
         timeline = track.timeline
         last = timeline.column_of(track.pend_until)
