@@ -88,13 +88,32 @@ def test_no_waiter_outlives_the_run() -> None:
 
 @pytest.mark.slow
 def test_threads_on_files_show_one_lock_and_no_ghosts() -> None:
+    log: list[Event] = []
     snapshots: list[Snapshot] = []
     config = RunConfig("thread", "files", 8, WorkloadOptions(items=1500))
-    execute(config, on_snapshot=snapshots.append, snapshot_interval=0.05)
+    execute(config, on_snapshot=snapshots.append, snapshot_interval=0.05, event_log=log)
     locks = [s.lock.locks for s in snapshots if s.lock is not None]
     assert locks and max(locks) == 1
     final = snapshots[-1].lock
     assert final is not None and final.waiters == () and final.holder is None
+    # Replay the run's own events, with a sample landing inside every lock wait (on a
+    # busy machine samples do): still one lock, and nobody queued behind itself.
+    waits = [e for e in log if e[2] == STATE and e[3] == S.WAIT_LOCK]
+    assert waits, "no thread ever waited for the log's lock"
+    workers = {e[1] for e in log if e[1] != 0}
+    agg = Aggregator(model="thread", workload="files", workers=8, origin_ns=log[0][0])
+    for w in workers:
+        agg.register(w, f"thread {w}", 1, 1000 + w, log[0][0])
+    for event in log:
+        agg.feed([event])
+        if event[2] == STATE and event[3] == S.WAIT_LOCK:
+            agg.apply_thread_sample(event[1], event[0] + 2 * MS, 0, 0, 0, event[0] + MS)
+            view = agg.lock_view()
+            assert view is not None and view.locks == 1
+            assert len(view.waiters) == len(set(view.waiters))
+    agg.finish(log[-1][0])
+    view = agg.lock_view()
+    assert view is not None and view.locks == 1 and view.waiters == ()
 
 
 # -- item 2: loop lag is live ----------------------------------------------------
@@ -260,3 +279,109 @@ def test_cells_after_the_last_event_are_not_claimed_as_measured() -> None:
     (view,) = agg.worker_views(800 * MS)
     # Columns 3..8 only repeat the last known state: the lane says how many.
     assert view.lane_unconfirmed == 6
+
+
+# -- item 6: to_thread's threads wait for the GIL, and card and pane agree -------------
+
+
+@pytest.mark.slow
+def test_to_thread_measures_the_gil_waits_of_its_threads() -> None:
+    snapshots: list[Snapshot] = []
+    config = RunConfig("async", "cpu", 4, WorkloadOptions(items=24, to_thread=True))
+    result = execute(config, on_snapshot=snapshots.append)
+    assert result.gil_wait_share is not None and result.gil_wait_share > 0.2
+    final = snapshots[-1]
+    assert sum(v.lane.count(S.WAIT_GIL) for v in final.worker_views) > 0
+    from conc_tui.widgets.panels import async_lines
+
+    text = "\n".join(line.plain for line in async_lines(final, 60))
+    assert "GIL wait" in text and "% of the threads' running time" in text
+
+
+def test_card_and_pane_agree_about_a_to_thread_loop() -> None:
+    from conc_tui.widgets.card import look_for
+    from conc_tui.widgets.panels import blocked_sentence
+
+    card = look_for("async", "cpu", WorkloadOptions(to_thread=True))
+    assert "low lag" not in card and "lag rises" in card
+    assert "GIL" in blocked_sentence("to_thread") and "blocked" not in blocked_sentence("to_thread")
+
+
+# -- item 8: what is not measured is labelled, not drawn as 0 ---------------------------
+
+
+def _view(**fields: object) -> object:
+    from conc_tui.telemetry.snapshot import WorkerView
+
+    base: dict[str, object] = {"worker_id": 1, "label": "pid 1", "state": 1, "lane": b"\x01" * 8}
+    base.update(fields)
+    return WorkerView(**base)  # type: ignore[arg-type]
+
+
+def _snapshot(model: str, *views: object, active: bool = True) -> Snapshot:
+    from conc_tui.telemetry.snapshot import Phase
+
+    return Snapshot(
+        model=model,
+        workload="files",
+        workers=len(views),
+        phase=Phase.RUNNING if active else Phase.FINISHED,
+        elapsed_s=1.0,
+        items_total=10,
+        items_done=1,
+        items_failed=0,
+        throughput=1.0,
+        column_s=0.1,
+        worker_views=tuple(views),  # type: ignore[arg-type]
+    )
+
+
+def test_cores_busy_comes_from_measured_cpu() -> None:
+    from conc_tui.widgets.panels import process_lines
+
+    # Two workers last seen on two cores, but the OS measured 0.9 of one core in all.
+    snap = _snapshot(
+        "process",
+        _view(worker_id=1, core=0, cpu_percent=50.0),
+        _view(worker_id=2, core=1, cpu_percent=40.0),
+    )
+    assert "0.9 cores busy" in process_lines(snap, 40)[0].plain
+    unmeasured = _snapshot("process", _view(core=0))
+    assert "measuring" in process_lines(unmeasured, 40)[0].plain
+
+
+def test_gil_bars_say_measuring_before_the_first_samples() -> None:
+    from conc_tui.widgets.panels import thread_lines
+
+    snap = _snapshot("thread", _view(label="thread 1"), _view(worker_id=2, gil_wait_share=0.25))
+    text = [line.plain for line in thread_lines(snap, 40)]
+    assert any("thread 1" in t and "measuring…" in t for t in text)
+    assert any("25%" in t for t in text)
+    assert not any("thread 1" in t and "0%" in t for t in text)
+
+
+def test_unconfirmed_cells_are_drawn_faint() -> None:
+    from conc_tui.widgets.lanes import WorkerLanes
+
+    lanes = WorkerLanes()
+    strip = lanes.render_row(_view(lane=b"\x03" * 10, lane_unconfirmed=3), 40)  # type: ignore[arg-type]
+    faint = [seg for seg in strip if seg.style is not None and seg.style.dim]
+    assert sum(len(seg.text) for seg in faint) == 3
+
+
+def test_a_core_without_a_sample_is_blank_not_zero() -> None:
+    from conc_tui.widgets.cores import CoreBars
+
+    bars = CoreBars()
+    bars._history = ((30.0,), (40.0,))  # the second core has not been sampled yet
+    cell = "".join(seg.text for seg in bars._cell(1, 0, 1))
+    assert "0%" not in cell and cell[2:].strip() in ("", "…")
+
+
+def test_help_defines_each_lane_state_in_one_sentence() -> None:
+    from conc_tui.screens.help import LANE_CELL, STATE_DEFINITIONS
+
+    assert set(STATE_DEFINITIONS) == set(S)
+    for sentence in STATE_DEFINITIONS.values():
+        assert sentence.endswith(".") and sentence.count(". ") == 0
+    assert "main state of its 0.1 s" in LANE_CELL
