@@ -202,6 +202,11 @@ class Aggregator:
         for track in self.tracks.values():
             if track.state != _FAILED:
                 self._end(track, _DONE, t_ns)
+            # Spans that ended after the last sample are measured now, with the last
+            # delay share the OS gave; every column of the lane is then final.
+            delay_share = track.delay_share if track.tid is not None else self._shared_delay_share
+            self._account(track, delay_share)
+            track.timeline.finalize(track.timeline.head)
         for lock in self.locks.values():
             lock.waiters.clear()
             lock.holder = None
