@@ -385,3 +385,39 @@ def test_help_defines_each_lane_state_in_one_sentence() -> None:
     for sentence in STATE_DEFINITIONS.values():
         assert sentence.endswith(".") and sentence.count(". ") == 0
     assert "main state of its 0.1 s" in LANE_CELL
+
+
+def test_state_events_carry_the_threads_cpu_clock_and_lock_waits_the_lock_id() -> None:
+    from collections import deque
+
+    from conc_tui.telemetry.recorder import LocalRecorder
+
+    sink: deque[Event] = deque()
+    recorder = LocalRecorder(1, sink.append)
+    before = time.thread_time_ns() // 1000
+    recorder.state(S.RUNNING)
+    sum(i * i for i in range(200_000))  # some CPU between the marks
+    recorder.state(S.WAIT_LOCK, 4242)
+    recorder.state(S.RUNNING)
+    after = time.thread_time_ns() // 1000
+    (_, _, _, _, start), (_, _, _, _, lock_id), (_, _, _, _, end) = sink
+    assert lock_id == 4242
+    assert before <= start < end <= after
+
+
+def test_a_running_span_across_the_cpu_marks_wrap_is_measured() -> None:
+    from conc_tui.telemetry.aggregator import unwrap_mark
+
+    agg = _agg(1)
+    start_us = MASK - 100  # 100 us before the 32-bit microsecond mark wraps
+    agg.feed(
+        [
+            (0, 1, STATE, S.RUNNING, start_us),
+            (1000 * MS, 1, STATE, S.WAIT_IO, (start_us + 600_000) & MASK),
+        ]
+    )
+    full = (start_us + 600_000) * 1000
+    agg.apply_thread_sample(1, 1100 * MS, full, 0, 0, settled_ns=1000 * MS)
+    (view,) = agg.worker_views(1100 * MS)
+    assert view.gil_wait_share == pytest.approx(0.4)
+    assert unwrap_mark(5, (MASK + 1 + 3) * 1000) == (MASK + 1 + 5) * 1000
