@@ -19,9 +19,10 @@ from conc_tui.models.base import (
     run_item_async,
 )
 from conc_tui.telemetry.recorder import Recorder, set_current_recorder
+from conc_tui.telemetry.states import LOOP_HEARTBEAT_NS
 from conc_tui.workloads.base import Item, ItemResult
 
-HEARTBEAT_S = 0.05
+HEARTBEAT_S = LOOP_HEARTBEAT_NS / 1e9
 NATIVE, BLOCKING, TO_THREAD = "native async", "blocking the loop", "to_thread"
 
 
@@ -88,6 +89,9 @@ async def _main(ctx: RunContext, mode: str) -> list[ItemResult]:
             return
         loop = asyncio.get_running_loop()
         lag_recorder = link.system_recorder
+        # A first tick on time: a loop blocked from its very start then shows its lag
+        # growing from here, instead of nothing until the block ends.
+        lag_recorder.loop_lag(0)
         while True:
             started = loop.time()
             try:

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from conc_tui.telemetry.states import STATE_LABELS
+from conc_tui.telemetry.states import STATE_LABELS, WorkerState
 from conc_tui.widgets.card import RULE_OF_THUMB
 from conc_tui.widgets.glyphs import STATE_GLYPHS, STATE_STYLES
 
@@ -30,6 +30,32 @@ KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
+LANE_CELL = (
+    "Each cell shows the main state of its 0.1 s: the state the worker spent most of "
+    "that time in (running, GIL and core waits count together against the rest)."
+)
+
+STATE_DEFINITIONS: dict[WorkerState, str] = {
+    WorkerState.IDLE: "Idle: the worker has no item to work on.",
+    WorkerState.RUNNING: "Running: the worker executes its item's code on a core.",
+    WorkerState.WAIT_LOCK: "Lock wait: the worker is blocked until another releases the "
+    "shared log's lock.",
+    WorkerState.WAIT_IO: "I/O wait: the worker waits for a file read or a network reply.",
+    WorkerState.WAIT_GIL: "GIL wait: the thread is ready to run Python but another thread "
+    "of its process holds the GIL.",
+    WorkerState.WAIT_CPU: "Core wait: the worker is ready to run but every core is busy "
+    "(the OS's run-queue delay).",
+    WorkerState.DONE: "Done: the run is over for this worker.",
+    WorkerState.FAILED: "Failed: an item failed in this 0.1 s.",
+}
+"""One exact sentence per lane state."""
+
+FAINT_CELLS = (
+    "Faint cells at the right edge repeat the last state reported: no event or sample "
+    "has confirmed them yet."
+)
+
+
 def help_text() -> Table:
     """The help screen's content as one renderable."""
     table = Table.grid(padding=(0, 2))
@@ -39,9 +65,12 @@ def help_text() -> Table:
     for key, what in KEYS:
         table.add_row(key, what)
     table.add_row("", "")
-    table.add_row(Text("Lanes", style="bold underline"), "")
-    for state, label in STATE_LABELS.items():
-        table.add_row(Text(STATE_GLYPHS[state] * 3, STATE_STYLES[int(state)]), label)
+    table.add_row(Text("Lanes", style="bold underline"), LANE_CELL)
+    for state in STATE_LABELS:
+        table.add_row(
+            Text(STATE_GLYPHS[state] * 3, STATE_STYLES[int(state)]), STATE_DEFINITIONS[state]
+        )
+    table.add_row(Text("faint", style="dim"), FAINT_CELLS)
     table.add_row("", "")
     table.add_row(Text("Rule", style="bold underline"), RULE_OF_THUMB)
     return table

@@ -11,8 +11,16 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from conc_tui.telemetry.recorder import FLUSH_INTERVAL_NS
 from conc_tui.telemetry.snapshot import LockView, LoopView, Phase, ProcessView, Snapshot, WorkerView
-from conc_tui.telemetry.states import STATE_COUNT, Event, EventKind, WorkerState
+from conc_tui.telemetry.states import (
+    CPU_MARK_MASK,
+    LOOP_HEARTBEAT_NS,
+    STATE_COUNT,
+    Event,
+    EventKind,
+    WorkerState,
+)
 from conc_tui.telemetry.timeline import Timeline
 
 DEFAULT_COLUMNS = 240
@@ -25,6 +33,20 @@ _WAIT_GIL = int(WorkerState.WAIT_GIL)
 _WAIT_CPU = int(WorkerState.WAIT_CPU)
 _DONE = int(WorkerState.DONE)
 _FAILED = int(WorkerState.FAILED)
+_MARK_WRAP = CPU_MARK_MASK + 1
+# A heartbeat is due a beat after the last one, and its batch may come a flush later:
+# only time beyond both is certainly a stall of the loop.
+_LAG_ALLOWANCE_NS = LOOP_HEARTBEAT_NS + FLUSH_INTERVAL_NS
+TO_THREAD = "to_thread"
+
+
+def unwrap_mark(mark_us: int, near_ns: int) -> int:
+    """The full CPU clock (ns) of a wrapped microsecond mark, nearest to ``near_ns``."""
+    near_us = near_ns // 1000
+    delta = (mark_us - near_us) % _MARK_WRAP
+    if delta >= _MARK_WRAP // 2:
+        delta -= _MARK_WRAP
+    return (near_us + delta) * 1000
 
 
 @dataclass
@@ -49,14 +71,30 @@ class WorkerTrack:
     core: int | None = None
     gil_ns: float = 0.0
     cpu_wait_ns: float = 0.0
-    sampled_running_ns: int = 0
     measured_running_ns: int = 0
-    """Running time covered by OS samples: the base of the GIL and core-wait shares."""
+    """Running time whose CPU is known: the base of the GIL and core-wait shares."""
+    measured_cpu_ns: int = 0
+    """CPU used in that running time."""
     sampled_cpu_ns: int | None = None
     sampled_delay_ns: int | None = None
     sampled_at_ns: int | None = None
-    gil_carry: float = 0.0
-    cpu_carry: float = 0.0
+    delay_share: float = 0.0
+    """Of the thread's time off a core over the last sample interval, the share it was
+    runnable but waiting for one (the OS's run-queue delay); the rest it slept."""
+    readings: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=3))
+    """Recent (time, CPU clock) readings of the OS, to cut an open running span."""
+    # The running span in progress, from the CPU marks on the worker's own events.
+    run_mark: int | None = None
+    """The thread's CPU clock (wrapped us) when the span began or was last cut."""
+    run_start: int | None = None
+    """When its current running stretch began (None while it waits for a lock)."""
+    run_wall: int = 0
+    """Running time of the span before ``run_start``."""
+    # Running spans whose wall and CPU are known but not yet turned into waits.
+    pend_wall: int = 0
+    pend_cpu: int = 0
+    pend_until: int = 0
+    """Spans are known up to here; the lane's columns before it are complete."""
     startup_s: float | None = None
 
     def running_ns(self, now_ns: int) -> int:
@@ -116,12 +154,23 @@ class Aggregator:
         self.lag_max_us = 0
         self.lag_sum_us = 0
         self.lag_count = 0
+        self.last_tick_ns: int | None = None
+        self.ended_ns: int | None = None
+        self.settled_ns = origin_ns
+        """Events up to here are surely in (the latest sample's horizon)."""
         self.max_in_flight = 0
         self.processes: tuple[ProcessView, ...] = ()
         self.peak_rss_bytes = 0
         self.pool_started_ns: int | None = None
         self.work_threads: set[int] = set()
+        self._shared_readings: dict[int, tuple[int, int, int]] = {}
+        self._shared_delay_share = 0.0
         self.async_mode: str | None = None
+
+    @property
+    def gil_applies(self) -> bool:
+        """Threads of one process compete for one GIL: a thread pool, or to_thread."""
+        return self.gil_possible or self.async_mode == TO_THREAD
 
     # -- workers -----------------------------------------------------------------
 
@@ -146,13 +195,29 @@ class Aggregator:
     def mark_worker_failed(self, worker_id: int, t_ns: int) -> None:
         track = self.tracks.get(worker_id)
         if track is not None:
-            self._set_state(track, int(WorkerState.FAILED), t_ns)
+            self._end(track, _FAILED, t_ns)
 
     def finish(self, t_ns: int) -> None:
-        """The run is over: every worker that did not fail is done."""
+        """The run is over: every worker that did not fail is done, and nobody queues."""
         for track in self.tracks.values():
-            if track.state != WorkerState.FAILED:
-                self._set_state(track, int(WorkerState.DONE), t_ns)
+            if track.state != _FAILED:
+                self._end(track, _DONE, t_ns)
+            # Spans that ended after the last sample are measured now, with the last
+            # delay share the OS gave; every column of the lane is then final.
+            delay_share = track.delay_share if track.tid is not None else self._shared_delay_share
+            self._account(track, delay_share)
+            track.timeline.finalize(track.timeline.head)
+        for lock in self.locks.values():
+            lock.waiters.clear()
+            lock.holder = None
+        self.ended_ns = t_ns
+
+    def _end(self, track: WorkerTrack, state: int, t_ns: int) -> None:
+        # No CPU mark comes with the end: the open span's tail stays unmeasured.
+        track.run_mark = track.run_start = None
+        track.run_wall = 0
+        self._extend(track, t_ns)
+        track.state = state
 
     # -- events ------------------------------------------------------------------
 
@@ -160,7 +225,7 @@ class Aggregator:
         tracks = self.tracks
         for t_ns, worker_id, kind, value, extra in events:
             if kind == EventKind.LOOP_LAG:
-                self._loop_lag(extra)
+                self._loop_lag(t_ns, extra)
                 continue
             track = tracks.get(worker_id)
             if track is None:
@@ -180,23 +245,61 @@ class Aggregator:
             elif kind == EventKind.LOCK_RELEASED:
                 self._lock_released(track, extra, t_ns)
 
-    def _set_state(self, track: WorkerTrack, state: int, t_ns: int, extra: int = 0) -> None:
-        # Events of one worker arrive in order; a late batch never rewinds the clock.
+    def _extend(self, track: WorkerTrack, t_ns: int) -> None:
+        """Account the open interval up to ``t_ns`` to the current state."""
         start = track.since_ns
-        if t_ns < start:
-            t_ns = start
+        if t_ns > start:
+            track.timeline.add(track.state, start, t_ns)
+            track.state_ns[track.state] += t_ns - start
+            track.since_ns = t_ns
+
+    def _set_state(self, track: WorkerTrack, state: int, t_ns: int, extra: int) -> None:
+        # Events of one worker arrive in order; a late batch never rewinds the clock.
+        if t_ns < track.since_ns:
+            t_ns = track.since_ns
         previous = track.state
-        track.timeline.add(previous, start, t_ns)
-        track.state_ns[previous] += t_ns - start
+        self._extend(track, t_ns)
         track.state = state
-        track.since_ns = t_ns
-        if state == _WAIT_LOCK:
+        if previous in (_RUNNING, _WAIT_LOCK) or state == _RUNNING:
+            self._cpu_edge(track, previous, state, t_ns, extra)
+        if state == _WAIT_LOCK and previous != _WAIT_LOCK:
             track.lock_wait_since = t_ns
             self.locks.setdefault(extra, LockTrack()).waiters[track.worker_id] = t_ns
         if previous == _WAIT_IO or state == _WAIT_IO:
             in_flight = self.in_flight()
             if in_flight > self.max_in_flight:
                 self.max_in_flight = in_flight
+
+    @staticmethod
+    def _cpu_edge(track: WorkerTrack, previous: int, state: int, t_ns: int, mark: int) -> None:
+        """Follow a running span by the CPU marks on its edges.
+
+        A lock wait's event carries the lock id, not a mark, so a span that waits for
+        the log's lock goes on through the wait: its wall time leaves out the wait,
+        its CPU includes the little the blocked thread used.
+        """
+        if state == _WAIT_LOCK:
+            if track.run_start is not None:
+                track.run_wall += t_ns - track.run_start
+                track.run_start = None
+            return
+        if track.run_mark is not None:
+            if state == _RUNNING and (previous == _RUNNING or track.run_start is None):
+                if track.run_start is None:
+                    track.run_start = t_ns  # back from the lock wait: the span goes on
+                return
+            wall = track.run_wall
+            if track.run_start is not None:
+                wall += t_ns - track.run_start
+            track.pend_wall += wall
+            track.pend_cpu += ((mark - track.run_mark) & CPU_MARK_MASK) * 1000
+            track.pend_until = t_ns
+            track.run_mark = track.run_start = None
+            track.run_wall = 0
+        if state == _RUNNING:
+            track.run_mark = mark
+            track.run_start = t_ns
+            track.run_wall = 0
 
     def _count_done(self, t_ns: int) -> None:
         column = (t_ns - self.origin_ns) // self.column_ns
@@ -226,7 +329,9 @@ class Aggregator:
         self.lock_totals.total_hold_ns += max(0, t_ns - lock.hold_since)
         lock.holder = None
 
-    def _loop_lag(self, lag_us: int) -> None:
+    def _loop_lag(self, t_ns: int, lag_us: int) -> None:
+        if self.last_tick_ns is None or t_ns > self.last_tick_ns:
+            self.last_tick_ns = t_ns
         self.lag_last_us = lag_us
         self.lag_max_us = max(self.lag_max_us, lag_us)
         self.lag_sum_us += lag_us
@@ -246,13 +351,16 @@ class Aggregator:
         core: int | None,
         settled_ns: int | None = None,
     ) -> None:
-        """Compare a worker thread's OS CPU time with the time it was meant to run.
+        """Turn a worker thread's running spans into running, GIL and core-wait time.
 
-        Running wall time that the OS did not count as CPU time was spent either
-        runnable but without a core (the scheduler's run-queue delay) or, for threads
-        of one process, waiting for the GIL. The totals are exact shares; the lane
-        shows the same share of its running columns as waits (error diffusion), so
-        a thread that waited 40% of the time shows about 40% waiting cells.
+        The worker's own events mark its CPU clock on the edges of each running span,
+        so the CPU it used while running is known exactly (reading a file or waiting
+        for the log's lock costs CPU too, and is left out). Running wall time that was
+        not CPU was spent runnable without a core (the run-queue delay, attributed in
+        proportion to CPU) or, for threads of one process, waiting for the GIL. The
+        OS reading (the same clock, from ``schedstat``) cuts a long span at the last
+        reading before ``settled_ns``, so a thread that runs for seconds is measured
+        as it goes.
 
         ``settled_ns`` is the time up to which this worker's events are surely in
         (batches from other processes arrive late); the lane is relabelled up to it.
@@ -262,51 +370,93 @@ class Aggregator:
             return
         track.core = core
         settled = t_ns if settled_ns is None else settled_ns
-        if settled > track.since_ns and track.state not in (_DONE, _FAILED):
-            # Put the open interval on the timeline so its columns can be relabelled.
-            self._set_state(track, track.state, settled)
-        running = track.running_ns(t_ns)
-        if track.sampled_cpu_ns is None or track.sampled_delay_ns is None:
-            track.sampled_cpu_ns, track.sampled_delay_ns = cpu_ns, delay_ns
-            track.sampled_running_ns, track.sampled_at_ns = running, t_ns
-            return
-        d_running = running - track.sampled_running_ns
-        d_cpu = cpu_ns - track.sampled_cpu_ns
-        d_delay = delay_ns - track.sampled_delay_ns
-        previous_at = t_ns if track.sampled_at_ns is None else track.sampled_at_ns
-        d_wall = t_ns - previous_at
-        start_ns = previous_at - (t_ns - settled)
-        track.sampled_cpu_ns, track.sampled_delay_ns = cpu_ns, delay_ns
-        track.sampled_running_ns, track.sampled_at_ns = running, t_ns
-        if d_wall > 0:
-            track.cpu_percent = 100.0 * d_cpu / d_wall
-        if d_running <= 0:
-            return
-        cpu_share = min(1.0, max(0.0, d_cpu / d_running))
-        cpu_wait = min(1.0 - cpu_share, max(0.0, d_delay / d_running))
-        gil = max(0.0, 1.0 - cpu_share - cpu_wait) if self.gil_possible else 0.0
-        track.gil_ns += gil * d_running
-        track.cpu_wait_ns += cpu_wait * d_running
-        track.measured_running_ns += d_running
-        self._dither(track, start_ns, settled, gil, cpu_wait)
+        if settled > self.settled_ns:
+            self.settled_ns = settled
+        if track.state not in (_DONE, _FAILED):
+            self._extend(track, settled)
+        track.readings.append((t_ns, cpu_ns))
+        if track.state == _RUNNING and track.run_start is not None and track.run_mark is not None:
+            for at_ns, cpu_then in reversed(track.readings):
+                if at_ns <= settled:
+                    if at_ns > track.run_start:
+                        self._cut_span(track, at_ns, cpu_then)
+                    break
+        if track.sampled_cpu_ns is not None and track.sampled_delay_ns is not None:
+            d_cpu = cpu_ns - track.sampled_cpu_ns
+            d_delay = delay_ns - track.sampled_delay_ns
+            d_wall = t_ns - (t_ns if track.sampled_at_ns is None else track.sampled_at_ns)
+            if d_wall > 0:
+                track.cpu_percent = 100.0 * d_cpu / d_wall
+            if d_wall > d_cpu:
+                track.delay_share = min(1.0, max(0.0, d_delay / (d_wall - d_cpu)))
+        track.sampled_cpu_ns, track.sampled_delay_ns, track.sampled_at_ns = cpu_ns, delay_ns, t_ns
+        self._account(track, track.delay_share)
 
-    def _dither(
-        self, track: WorkerTrack, start_ns: int, end_ns: int, gil: float, cpu_wait: float
-    ) -> None:
+    @staticmethod
+    def _cut_span(track: WorkerTrack, at_ns: int, cpu_then: int) -> None:
+        """Close the open running span at an OS reading and go on from there."""
+        assert track.run_mark is not None and track.run_start is not None
+        started_cpu = unwrap_mark(track.run_mark, cpu_then)
+        track.pend_wall += track.run_wall + at_ns - track.run_start
+        track.pend_cpu += max(0, cpu_then - started_cpu)
+        track.pend_until = at_ns
+        track.run_mark = (cpu_then // 1000) & CPU_MARK_MASK
+        track.run_start = at_ns
+        track.run_wall = 0
+
+    def note_shared_threads(self, t_ns: int, readings: dict[int, tuple[int, int]]) -> None:
+        """OS readings (tid -> CPU, delay) of the threads that run many workers' items
+        (``to_thread``): their run-queue delay share stands in for that of the tasks
+        they served, whose own CPU comes from their events' marks."""
+        off = delay = 0
+        for tid, (cpu_ns, delay_ns) in readings.items():
+            before = self._shared_readings.get(tid)
+            self._shared_readings[tid] = (t_ns, cpu_ns, delay_ns)
+            if before is not None:
+                off += (t_ns - before[0]) - (cpu_ns - before[1])
+                delay += delay_ns - before[2]
+        if off > 0:
+            self._shared_delay_share = min(1.0, max(0.0, delay / off))
+
+    def account_unsampled(self, settled_ns: int) -> None:
+        """Measure the workers that have no OS thread of their own (asyncio tasks)."""
+        if settled_ns > self.settled_ns:
+            self.settled_ns = settled_ns
+        for track in self.tracks.values():
+            if track.tid is None:
+                if track.state not in (_DONE, _FAILED):
+                    self._extend(track, settled_ns)
+                self._account(track, self._shared_delay_share)
+
+    def _account(self, track: WorkerTrack, delay_share: float) -> None:
+        """Split the spans known since the last sample into running and waits.
+
+        Running wall time off a core was either runnable without a core or asleep
+        (for a thread of one process: waiting for the GIL). The OS counts only the
+        thread's whole delay, so the running spans' part of it is taken in proportion
+        to their time off a core.
+        """
+        wall = track.pend_wall
+        if wall <= 0:
+            return
+        cpu = min(track.pend_cpu, wall)
+        delay = (wall - cpu) * delay_share
+        gil = wall - cpu - delay if self.gil_applies else 0.0
+        track.gil_ns += gil
+        track.cpu_wait_ns += delay
+        track.measured_running_ns += wall
+        track.measured_cpu_ns += cpu
+        track.pend_wall = track.pend_cpu = 0
         timeline = track.timeline
-        for column in range(timeline.column_of(start_ns), timeline.column_of(end_ns) + 1):
-            running = timeline.running_ns(column)
-            if running <= 0:
-                continue
-            weight = running / self.column_ns
-            track.gil_carry += gil * weight
-            track.cpu_carry += cpu_wait * weight
-            if track.gil_carry >= 0.5 and track.gil_carry >= track.cpu_carry:
-                timeline.relabel_running(column, _WAIT_GIL)
-                track.gil_carry -= 1.0
-            elif track.cpu_carry >= 0.5:
-                timeline.relabel_running(column, _WAIT_CPU)
-                track.cpu_carry -= 1.0
+        last = timeline.column_of(track.pend_until)
+        gil_share, delay_share = gil / wall, delay / wall
+        for column in range(timeline.final_through + 1, last + 1):
+            fresh = timeline.take_fresh(column)
+            if fresh > 0:
+                timeline.move_running(
+                    column, int(fresh * gil_share + 0.5), int(fresh * delay_share + 0.5)
+                )
+        timeline.finalize(last - 1)
 
     def apply_process_sample(
         self, worker_id: int, cpu_percent: float, rss_bytes: int, core: int | None
@@ -325,14 +475,14 @@ class Aggregator:
     # -- totals and snapshots ----------------------------------------------------
 
     def gil_wait_share(self) -> float | None:
-        """GIL waits over the running time the OS samples covered (threads only)."""
-        if not self.gil_possible:
+        """GIL waits over the running time measured so far (threads only; None before)."""
+        if not self.gil_applies:
             return None
         running = sum(t.measured_running_ns for t in self.tracks.values())
-        return sum(t.gil_ns for t in self.tracks.values()) / running if running else 0.0
+        return sum(t.gil_ns for t in self.tracks.values()) / running if running else None
 
     def cpu_wait_share(self) -> float | None:
-        """Waits for a free core over the running time the OS samples covered."""
+        """Waits for a free core over the running time measured so far."""
         running = sum(t.measured_running_ns for t in self.tracks.values())
         if not running:
             return None
@@ -371,14 +521,26 @@ class Aggregator:
             locks=len(self.locks),
         )
 
+    def live_lag_ms(self, now_ns: int) -> float:
+        """How late the loop is now: its last heartbeat's lag, or, while no heartbeat
+        came for longer than a beat and a flush, the time it has been stalled since."""
+        lag_ms = self.lag_last_us / 1000
+        if self.last_tick_ns is not None:
+            if self.ended_ns is not None:
+                now_ns = min(now_ns, self.ended_ns)
+            stalled_ns = now_ns - self.last_tick_ns - _LAG_ALLOWANCE_NS
+            lag_ms = max(lag_ms, stalled_ns / 1e6)
+        return lag_ms
+
     def loop_view(self, now_ns: int) -> LoopView | None:
         if self.model != "async":
             return None
+        lag_ms = self.live_lag_ms(now_ns)
         return LoopView(
             in_flight=self.in_flight(),
             max_in_flight=self.max_in_flight,
-            lag_ms=self.lag_last_us / 1000,
-            lag_max_ms=self.lag_max_us / 1000,
+            lag_ms=lag_ms,
+            lag_max_ms=max(self.lag_max_us / 1000, lag_ms),
             lag_mean_ms=(self.lag_sum_us / self.lag_count / 1000) if self.lag_count else 0.0,
             requests_per_s=self.throughput(now_ns),
             blocking=self.async_mode or "",
@@ -387,15 +549,21 @@ class Aggregator:
 
     def worker_views(self, now_ns: int) -> tuple[WorkerView, ...]:
         views = []
+        gil_applies = self.gil_applies
+        settled_ns = self.settled_ns
         for track in self.tracks.values():
             running = track.running_ns(now_ns)
             measured = track.measured_running_ns
+            timeline = track.timeline
+            # Cells after what the worker's events (or a sample past them) confirm
+            # only repeat its last known state.
+            confirmed_col = timeline.column_of(max(track.since_ns, settled_ns))
             views.append(
                 WorkerView(
                     worker_id=track.worker_id,
                     label=track.label,
                     state=track.state,
-                    lane=track.timeline.lane(now_ns, track.state, track.since_ns),
+                    lane=timeline.lane(now_ns, track.state, track.since_ns),
                     items_done=track.done,
                     items_failed=track.failed,
                     pid=track.pid,
@@ -403,14 +571,13 @@ class Aggregator:
                     cpu_percent=track.cpu_percent,
                     rss_bytes=track.rss_bytes,
                     core=track.core,
-                    gil_wait_share=(track.gil_ns / measured if measured else 0.0)
-                    if self.gil_possible
-                    else None,
-                    cpu_wait_share=(track.cpu_wait_ns / measured if measured else 0.0)
-                    if track.sampled_cpu_ns is not None
-                    else None,
+                    gil_wait_share=track.gil_ns / measured if measured and gil_applies else None,
+                    cpu_wait_share=track.cpu_wait_ns / measured if measured else None,
                     busy_s=running / 1e9,
                     startup_s=track.startup_s,
+                    lane_unconfirmed=max(
+                        0, min(timeline.columns, timeline.column_of(now_ns) - confirmed_col)
+                    ),
                 )
             )
         return tuple(views)

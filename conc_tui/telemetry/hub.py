@@ -130,6 +130,14 @@ class TelemetryHub:
                     sched.core,
                     now_ns - _SETTLE_NS,
                 )
+        if agg.work_threads and agg.model == "async":
+            shared = {}
+            for tid in agg.work_threads:
+                sched = read_thread_sched(self.runner_pid, tid)
+                if sched is not None:
+                    shared[tid] = (sched.cpu_ns, sched.delay_ns)
+            agg.note_shared_threads(now_ns, shared)
+        agg.account_unsampled(now_ns - _SETTLE_NS)
         views = []
         for s in self._process_sampler.sample(pids):
             role = "coordinator" if s.pid == self.runner_pid else "worker"

@@ -56,6 +56,9 @@ class WorkerView:
     """Seconds spent running (including GIL and core waits)."""
     startup_s: float | None = None
     """Seconds from pool creation until this worker was ready."""
+    lane_unconfirmed: int = 0
+    """How many of the lane's newest cells only repeat the last state reported (no
+    event or sample has confirmed them yet)."""
 
 
 @dataclass(frozen=True)

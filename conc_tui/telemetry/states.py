@@ -41,7 +41,8 @@ class EventKind(IntEnum):
     """The kinds of record a worker emits."""
 
     STATE = 0
-    """``value`` is the new :class:`WorkerState`; ``extra`` is a lock id for WAIT_LOCK."""
+    """``value`` is the new :class:`WorkerState`; ``extra`` is a lock id for WAIT_LOCK,
+    else the thread's CPU clock (see :data:`CPU_MARK_MASK`)."""
     ITEM_DONE = 1
     """``extra`` is the item's index."""
     ITEM_FAILED = 2
@@ -52,6 +53,15 @@ class EventKind(IntEnum):
     """``extra`` is the lock id."""
     LOOP_LAG = 5
     """``extra`` is how late the event loop's heartbeat woke up, in microseconds."""
+
+
+LOOP_HEARTBEAT_NS = 50_000_000
+"""How long the event loop's heartbeat sleeps between LOOP_LAG records."""
+
+CPU_MARK_MASK = 0xFFFFFFFF
+"""A STATE event other than WAIT_LOCK carries, in ``extra``, the worker thread's own CPU
+clock (``time.thread_time_ns``) in microseconds modulo 2**32 (it wraps after 71 minutes
+of CPU): the observer learns how much CPU each running span used, exactly."""
 
 
 # One event: monotonic time in ns, worker id, kind, value, extra. 16 bytes, so a batch

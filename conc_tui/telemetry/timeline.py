@@ -4,6 +4,13 @@ Time is cut into columns of equal length (``column_ns``) counted from the run's
 origin. Each column accumulates how many nanoseconds the worker spent in each state;
 the column shows the state it spent most time in. The ring keeps the last
 ``columns`` columns, so memory stays the same however long a run lasts.
+
+Running, waiting for the GIL and waiting for a core count together as "running" when
+the main state of a column is chosen: the GIL and core waits are measured later, per
+sample interval, and moved out of the running time of that interval's columns in
+proportion (:meth:`Timeline.move_running`). Once a column is complete its label is
+fixed by error diffusion (:meth:`Timeline.finalize`), so a lane shows the same share
+of GIL-wait cells among its running cells as the worker's measured share.
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from array import array
 from conc_tui.telemetry.states import STATE_COUNT, WorkerState
 
 _RUNNING = int(WorkerState.RUNNING)
+_WAIT_GIL = int(WorkerState.WAIT_GIL)
+_WAIT_CPU = int(WorkerState.WAIT_CPU)
 _FAILED = int(WorkerState.FAILED)
+_OTHERS = tuple(s for s in range(STATE_COUNT) if s not in (_RUNNING, _WAIT_GIL, _WAIT_CPU))
 EMPTY = 255  # a column with no recorded time
 
 
@@ -28,7 +38,12 @@ class Timeline:
         self._shown = bytearray(columns)  # cached dominant state per slot
         self._stale = bytearray(b"\x01" * columns)
         self._failed = bytearray(columns)  # an item failed in this column
+        self._fresh = array("q", bytes(8 * columns))  # running ns not yet given a GIL share
+        self._label = bytearray(b"\xff" * columns)  # fixed running-group label, or EMPTY
         self.head = -1  # newest absolute column with data
+        self.final_through = -1  # newest column whose running-group label is fixed
+        self.gil_carry = 0.0
+        self.cpu_carry = 0.0
 
     def column_of(self, t_ns: int) -> int:
         return (t_ns - self.origin_ns) // self.column_ns
@@ -44,6 +59,8 @@ class Timeline:
             for s in range(STATE_COUNT):
                 self._acc[base + s] = 0
             self._failed[slot] = 0
+            self._fresh[slot] = 0
+            self._label[slot] = EMPTY
             self._stale[slot] = 1
         self.head = column
 
@@ -60,6 +77,8 @@ class Timeline:
             piece = min(end_ns, col_start + self.column_ns) - max(start_ns, col_start)
             slot = c % self.columns
             self._acc[slot * STATE_COUNT + state] += piece
+            if state == _RUNNING:
+                self._fresh[slot] += piece
             self._stale[slot] = 1
 
     def mark_failure(self, t_ns: int) -> None:
@@ -68,19 +87,62 @@ class Timeline:
         if column > self.head - self.columns:
             self._failed[column % self.columns] = 1
 
-    def running_ns(self, column: int) -> int:
-        if not self.head - self.columns < column <= self.head:
-            return 0
-        return self._acc[(column % self.columns) * STATE_COUNT + _RUNNING]
+    def _live(self, column: int) -> bool:
+        return self.head - self.columns < column <= self.head
 
-    def relabel_running(self, column: int, state: int) -> None:
-        """Move a column's running time to ``state`` (a GIL or core wait found later)."""
-        if not self.head - self.columns < column <= self.head:
+    def take_fresh(self, column: int) -> int:
+        """Running ns added to ``column`` since the last call: each ns gets one GIL share."""
+        if not self._live(column):
+            return 0
+        slot = column % self.columns
+        fresh = self._fresh[slot]
+        self._fresh[slot] = 0
+        return fresh
+
+    def move_running(self, column: int, gil_ns: int, cpu_ns: int) -> None:
+        """Move measured GIL and core waits out of a column's running time."""
+        if not self._live(column):
             return
         base = (column % self.columns) * STATE_COUNT
-        self._acc[base + state] += self._acc[base + _RUNNING]
-        self._acc[base + _RUNNING] = 0
+        acc = self._acc
+        gil_ns = min(gil_ns, acc[base + _RUNNING])
+        cpu_ns = min(cpu_ns, acc[base + _RUNNING] - gil_ns)
+        acc[base + _RUNNING] -= gil_ns + cpu_ns
+        acc[base + _WAIT_GIL] += gil_ns
+        acc[base + _WAIT_CPU] += cpu_ns
         self._stale[column % self.columns] = 1
+
+    def finalize(self, through: int) -> None:
+        """Fix the labels of complete columns up to ``through`` (inclusive).
+
+        Among columns whose main state is running, each adds its GIL and core-wait
+        fractions to a carry; a carry past one half labels the column and gives one
+        back. Over N such columns the lane shows within one cell of the measured waits.
+        """
+        first = max(self.final_through + 1, self.head - self.columns + 1)
+        through = min(through, self.head)
+        acc = self._acc
+        for c in range(first, through + 1):
+            slot = c % self.columns
+            base = slot * STATE_COUNT
+            running, gil, cpu = acc[base + _RUNNING], acc[base + _WAIT_GIL], acc[base + _WAIT_CPU]
+            group = running + gil + cpu
+            if group <= 0 or group < max(acc[base + s] for s in _OTHERS):
+                continue
+            self.gil_carry += gil / group
+            self.cpu_carry += cpu / group
+            if self.gil_carry >= 0.5 and self.gil_carry >= self.cpu_carry:
+                label = _WAIT_GIL
+                self.gil_carry -= 1.0
+            elif self.cpu_carry >= 0.5:
+                label = _WAIT_CPU
+                self.cpu_carry -= 1.0
+            else:
+                label = _RUNNING
+            self._label[slot] = label
+            self._stale[slot] = 1
+        if through > self.final_through:
+            self.final_through = through
 
     def _dominant(self, slot: int) -> int:
         if self._failed[slot]:
@@ -89,9 +151,14 @@ class Timeline:
             base = slot * STATE_COUNT
             acc = self._acc
             best, best_ns = EMPTY, 0
-            for s in range(STATE_COUNT):
+            for s in _OTHERS:
                 if acc[base + s] > best_ns:
                     best, best_ns = s, acc[base + s]
+            group = acc[base + _RUNNING] + acc[base + _WAIT_GIL] + acc[base + _WAIT_CPU]
+            if group > 0 and group >= best_ns:
+                best = self._label[slot]
+                if best == EMPTY:
+                    best = max((_RUNNING, _WAIT_GIL, _WAIT_CPU), key=lambda s: acc[base + s])
             self._shown[slot] = best
             self._stale[slot] = 0
         return self._shown[slot]

@@ -30,10 +30,12 @@ def load_style(percent: float) -> Style:
     return Style(color="#3fb950")
 
 
-def block(percent: float) -> str:
-    """One eighth-block character for a load in percent."""
+def block(percent: float | None) -> str:
+    """One eighth-block character for a load in percent (blank: not measured yet)."""
+    if percent is None:
+        return " "
     index = round(max(0.0, min(100.0, percent)) / 100 * (len(BLOCKS) - 1))
-    return BLOCKS[max(1, index)]  # never blank: an idle core still shows a floor
+    return BLOCKS[max(1, index)]  # a measured idle core still shows a floor
 
 
 class CoreBars(Widget, can_focus=False):
@@ -101,16 +103,18 @@ class CoreBars(Widget, can_focus=False):
 
     def _cell(self, core: int, mode: int, digits: int) -> list[Segment]:
         values = [sample[core] for sample in self._history if core < len(sample)]
-        now = values[-1] if values else 0.0
+        # A core with no sample yet is drawn blank, never as an invented 0%.
+        now = values[-1] if values else None
+        now_style = _DIM if now is None else load_style(now)
         mark = Segment("●" if core in self._marked else " ", _MARK)
         if mode == 2:
-            return [Segment(block(now), load_style(now) + Style(underline=core in self._marked))]
+            return [Segment(block(now), now_style + Style(underline=core in self._marked))]
         length = 8 if mode == 0 else 3
         recent = values[-length:]
         history = "".join(block(v) for v in recent).rjust(length)
-        cell = [Segment(f"{core:>{digits}}", _DIM), mark, Segment(history, load_style(now))]
+        cell = [Segment(f"{core:>{digits}}", _DIM), mark, Segment(history, now_style)]
         if mode == 0:
-            cell.append(Segment(f"{now:>4.0f}% ", load_style(now)))
+            cell.append(Segment("   … " if now is None else f"{now:>4.0f}% ", now_style))
         else:
             cell.append(Segment(" "))
         return cell

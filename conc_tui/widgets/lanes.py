@@ -25,9 +25,10 @@ COUNT_WIDTH = 5
 """Items done, at the right of a lane; dropped when the widget is narrow."""
 
 _DIM = Style(color="#8b949e")
+_FAINT = Style(dim=True)
 
-RowKey = tuple[str, int | None, int, bytes, int, int]
-"""(label, core, current state, visible lane cells, items done, width)."""
+RowKey = tuple[str, int | None, int, bytes, int, int, int]
+"""(label, core, current state, visible lane cells, unconfirmed cells, items done, width)."""
 
 
 class WorkerLanes(ScrollView, can_focus=False):
@@ -74,7 +75,15 @@ class WorkerLanes(ScrollView, can_focus=False):
 
     def _row_key(self, view: WorkerView, width: int) -> RowKey:
         cells = self.timeline_width(width)
-        return (view.label, view.core, view.state, view.lane[-cells:], view.items_done, width)
+        return (
+            view.label,
+            view.core,
+            view.state,
+            view.lane[-cells:],
+            view.lane_unconfirmed,
+            view.items_done,
+            width,
+        )
 
     def update_workers(self, views: tuple[WorkerView, ...]) -> None:
         """Show these workers; repaint only the rows that changed.
@@ -144,8 +153,14 @@ class WorkerLanes(ScrollView, can_focus=False):
         if pad > 0:
             # A young lane is right-aligned: the newest state is always at the right edge.
             segments.append(Segment(" " * pad))
-        for state, run in groupby(lane):
+        # The newest cells that only repeat the last state reported are drawn faint:
+        # no event or sample has confirmed them yet.
+        unconfirmed = min(len(lane), view.lane_unconfirmed)
+        confirmed = lane[: len(lane) - unconfirmed]
+        for state, run in groupby(confirmed):
             segments.append(Segment(glyph(state) * len(list(run)), style(state)))
+        for state, run in groupby(lane[len(confirmed) :]):
+            segments.append(Segment(glyph(state) * len(list(run)), style(state) + _FAINT))
         count_width = self._count_width(width)
         if count_width:
             segments.append(Segment(f"{view.items_done:>{count_width}}", _DIM))

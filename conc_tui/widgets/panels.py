@@ -174,11 +174,11 @@ def process_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
         ]
     views = snapshot.worker_views
     rss = [v.rss_bytes for v in views if v.rss_bytes]
-    cores = {v.core for v in views if v.core is not None and v.state == 1}
+    # Cores busy is the CPU the OS measured for the workers, not where they last ran.
+    measured = [v.cpu_percent for v in views if v.cpu_percent is not None]
+    busy = f"{sum(measured) / 100:.1f} cores busy" if measured else "cores busy: measuring…"
     lines = [
-        _kv(
-            "workers", f"{len(views)} · {len(cores)} {'core' if len(cores) == 1 else 'cores'} busy"
-        ),
+        _kv("workers", f"{len(views)} · {busy}"),
         _kv(
             "start-up",
             fmt_seconds(snapshot.startup_s) + " to get ready"
@@ -251,18 +251,39 @@ def thread_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
                 f"{fmt_seconds(lock.total_wait_s)} · max {fmt_seconds(lock.longest_wait_s)}",
             )
         )
-    shares = [(v.label, v.gil_wait_share) for v in snapshot.worker_views]
-    if any(share is not None for _, share in shares):
-        lines.append(Text("GIL wait share", "bold"))
-        bar_width = max(4, min(20, width - 16))
-        for label, share in shares:
-            if share is None:
-                continue
-            line = Text(f"{label[:9]:<10}")
+    lines.extend(gil_lines(snapshot, width))
+    return lines
+
+
+def gil_lines(snapshot: Snapshot, width: int) -> list[Text]:
+    """Each thread's share of its running time spent waiting for the GIL.
+
+    A share is measured once the thread has run through a sample; until then it says
+    "measuring…" rather than drawing an empty bar that would read as 0%.
+    """
+    lines = [Text("GIL wait share (of running time)", "bold")]
+    bar_width = max(4, min(20, width - 16))
+    pending = "measuring…" if snapshot.phase.active else "not measured"
+    for view in snapshot.worker_views:
+        line = Text(f"{view.label[:9]:<10}")
+        share = view.gil_wait_share
+        if share is None:
+            line.append(pending, _DIM)
+        else:
             line.append_text(bar(share, bar_width, "#a8a8a8"))
             line.append(f"{share:>5.0%}")
-            lines.append(line)
+        lines.append(line)
     return lines
+
+
+def _mean_gil_share(snapshot: Snapshot) -> float | None:
+    """The tasks' GIL waits over their running time, weighted by running time."""
+    pairs = [(v.gil_wait_share, v.busy_s) for v in snapshot.worker_views]
+    measured = [(share, busy) for share, busy in pairs if share is not None]
+    running = sum(busy for _, busy in measured)
+    if not measured or running <= 0:
+        return None
+    return sum(share * busy for share, busy in measured) / running
 
 
 def async_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
@@ -286,7 +307,7 @@ def async_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
         _kv("", bar(loop.in_flight / snapshot.workers if snapshot.workers else 0, bar_width))
     )
     lines.append(_kv("done/s", f"{loop.requests_per_s:.1f} requests a second"))
-    lag_style = "bold #ff5f5f" if loop.lag_ms >= 50 else "#3fb950"
+    lag_style = "bold #ff5f5f" if loop.lag_ms >= BLOCKED_LAG_MS else "#3fb950"
     lines.append(
         _kv(
             "loop lag",
@@ -297,9 +318,30 @@ def async_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
         )
     )
     lines.append(_kv("mode", loop.blocking))
-    if loop.lag_ms >= 50:
-        lines.append(Text("The loop is blocked: every call waits.", "bold #ff5f5f"))
+    if loop.blocking == TO_THREAD_MODE:
+        share = _mean_gil_share(snapshot)
+        pending = "measuring…" if snapshot.phase.active else "not measured"
+        lines.append(
+            _kv(
+                "GIL wait",
+                pending if share is None else f"{share:.0%} of the threads' running time",
+            )
+        )
+    if loop.lag_ms >= BLOCKED_LAG_MS:
+        lines.append(Text(blocked_sentence(loop.blocking), "bold #ff5f5f"))
     return lines
+
+
+BLOCKED_LAG_MS = 50.0
+"""Loop lag from which the pane says the loop is held up (the card's "lag jumps")."""
+TO_THREAD_MODE = "to_thread"
+
+
+def blocked_sentence(mode: str) -> str:
+    """Why the loop is late, for how the work runs on it."""
+    if mode == TO_THREAD_MODE:
+        return "The loop is late: its thread waits for the GIL behind the work threads."
+    return "The loop is blocked: every call waits."
 
 
 def serial_lines(snapshot: Snapshot, width: int) -> list[Text]:
