@@ -13,6 +13,7 @@ import time
 from conc_tui.config import RunConfig, WorkloadOptions
 from conc_tui.engine import execute
 from conc_tui.telemetry.accounting import CpuAccount, TreeCpuMeter
+from conc_tui.telemetry.snapshot import Snapshot
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -84,9 +85,15 @@ def test_process_runs_count_the_cpu_of_their_pool_workers() -> None:
     while the poller saw about 1.9 s.
     """
     config = RunConfig("process", "cpu", 2, WorkloadOptions(items=16))
+    snapshots: list[Snapshot] = []
     with ProcPoller() as poller:
-        result = execute(config)
+        result = execute(config, on_snapshot=snapshots.append)
     assert result.status == "finished"
+    # The pane's figures are live: the run's cores and other programs' load, while it runs.
+    live = [s for s in snapshots if s.result is None]
+    assert any(s.cores_busy is not None and s.cores_busy > 0.1 for s in live)
+    assert any(s.others_cores_busy is not None for s in live)
+    assert snapshots[-1].cores_busy == result.mean_cores_busy
     workers_only = poller.cpu_s(runner_too=False)  # born inside the run's window
     everything = poller.cpu_s(runner_too=True)  # plus the runner's start-up and input
     assert result.others_cores_busy is not None and result.others_cores_busy >= 0

@@ -159,3 +159,15 @@ def test_the_bench_document_says_how_busy_the_machine_was() -> None:
     assert "1.7 of 2 cores" in doc["verdicts"]["cpu"]
     assert doc["summary"][0]["median_others_cores_busy"] == 1.7
     assert doc["runs"][0]["others_cores_busy"] == 1.7
+
+
+def test_without_a_winner_the_figures_are_what_was_measured_not_why() -> None:
+    results = [
+        *runs({"serial": (1.0, 1.9, 1.2)}),
+        # A thread's "ready" under pure-Python load is a GIL wait, not a start-up cost.
+        *runs({"thread": (0.9, 1.5, 1.1)}, gil_wait_share=0.5, startup_s=0.9),
+    ]
+    v = judged(results)
+    assert v.winner is None
+    assert v.text.endswith("; measured: threads waited for the GIL 50% of their running time")
+    assert not any("start-up" in reason for reason in v.reasons)

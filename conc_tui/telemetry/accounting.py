@@ -171,7 +171,7 @@ class TreeCpuMeter:
             return None
         t0, busy0, ours0 = self._history[0]
         t1, busy1, ours1 = self._history[-1]
-        if t1 - t0 < LIVE_WINDOW_S / 2:
+        if t1 - t0 < LIVE_WINDOW_S / 3:
             return None
         return max(0.0, (busy1 - busy0) - (ours1 - ours0)) / (t1 - t0)
 
