@@ -267,9 +267,24 @@ def describe_load(others: float | None, cores: int | None) -> str:
     return f"other programs kept {others:.1f}{of} cores busy"
 
 
+SATURATED_SHARE = 0.5
+"""Other programs keeping at least this share of the cores busy leave no verdict at all.
+
+Linux shares a contended core per thread, not per program: eight threads win more CPU
+from other programs than one does (measured: threads 0.5 cores, serial 0.3, with two
+busy loops on 2 cores), so a model's speed then says how much it took from the other
+programs, not how good it is at the work. Such a margin can stand clear of the runs'
+scatter and still teach the wrong lesson."""
+
+
 def is_busy(others: float | None, cores: int | None) -> bool:
     """Whether other programs took enough of the machine to blur the timings."""
     return others is not None and others >= BUSY_SHARE * (cores or 1)
+
+
+def is_saturated(others: float | None, cores: int | None) -> bool:
+    """Whether other programs took so much of the machine that no verdict holds."""
+    return others is not None and others >= SATURATED_SHARE * (cores or 1)
 
 
 def reasons(workload: str, rows: Sequence[BenchRow]) -> list[str]:
@@ -339,7 +354,8 @@ class Verdict:
 
     workload: str
     call: str
-    """"winner" (the margin stands clear of the noise), "too close", "too busy",
+    """"winner" (the margin stands clear of the noise), "too close", "too busy" (other
+    programs' load blurred the margin, or took half the machine or more),
     "too few runs" or "no baseline"."""
     winner: str | None
     """The model named the winner; None unless ``call`` is "winner"."""
@@ -390,6 +406,13 @@ def judge(workload: str, rows: Sequence[BenchRow]) -> Verdict:
             f"{NOUNS[runner_up.model]}; at least {MIN_RUNS} each tell a margin from "
             f"scatter); fastest median {_timing(best)}",
         )
+    if is_saturated(others, cores):
+        return made(
+            "too busy",
+            f"{workload}: the machine was too busy to tell ({load} on average, so the "
+            f"models competed with them for cores); fastest medians {_timing(best)}, "
+            f"{_timing(runner_up)}",
+        )
     if not stands_clear(best, runner_up):
         if is_busy(others, cores):
             return made(
@@ -430,6 +453,7 @@ def rule_of_thumb(rows: Sequence[BenchRow]) -> str:
     held: list[str] = []
     broke: list[str] = []
     unsettled: list[str] = []
+    busy: list[str] = []
     untested: list[str] = []
     for workload in dict.fromkeys(r.workload for r in rows):
         mine = [r for r in rows if r.workload == workload]
@@ -438,6 +462,8 @@ def rule_of_thumb(rows: Sequence[BenchRow]) -> str:
         best = _winner(mine)
         if expected is None or best is None or expected.median_s is None:
             untested.append(workload)
+        elif is_saturated(*machine_load(mine)):
+            busy.append(workload)
         elif best is expected:
             held.append(workload)
         elif not stands_clear(best, expected):
@@ -455,6 +481,8 @@ def rule_of_thumb(rows: Sequence[BenchRow]) -> str:
         parts.append("not for " + "; ".join(broke))
     if unsettled:
         parts.append("too close to tell for " + ", ".join(unsettled))
+    if busy:
+        parts.append("the machine was too busy to tell for " + ", ".join(busy))
     if untested:
         parts.append("untested for " + ", ".join(untested))
     return f"rule of thumb ({RULE_OF_THUMB}): " + "; ".join(parts or ["nothing measured"])

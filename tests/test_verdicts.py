@@ -66,11 +66,27 @@ def test_a_busy_machine_is_named_with_its_figure() -> None:
 
 
 def test_a_clear_margin_names_the_winner_and_the_load() -> None:
-    results = runs({"serial": (2.0, 2.1, 2.2), "process": (1.0, 1.1, 1.05)}, others_cores_busy=1.0)
+    results = runs({"serial": (2.0, 2.1, 2.2), "process": (1.0, 1.1, 1.05)}, others_cores_busy=0.6)
     v = judged(results)
     assert v.call == "winner" and v.winner == "process"
     assert v.text.startswith("cpu: processes win, 2.0× over serial")
-    assert "other programs kept 1.0 of 2 cores busy meanwhile" in v.text
+    assert "other programs kept 0.6 of 2 cores busy meanwhile" in v.text
+
+
+def test_half_the_machine_taken_by_others_leaves_no_winner_even_with_a_clear_margin() -> None:
+    # Measured with two busy loops on 2 cores: 8 threads won more CPU from them than
+    # serial did (0.5 cores against 0.3) and "won" cpu 1.4×, every run clear of serial's.
+    results = [
+        *runs({"serial": (1.66, 1.66, 1.84)}, others_cores_busy=1.62, mean_cores_busy=0.34),
+        *runs({"thread": (1.04, 1.15, 1.50)}, others_cores_busy=1.44, mean_cores_busy=0.5),
+        *runs({"process": (1.76, 1.78, 1.89)}, others_cores_busy=1.56, mean_cores_busy=0.38),
+    ]
+    v = judged(results)
+    assert v.call == "too busy" and v.winner is None
+    assert "too busy to tell (other programs kept 1.6 of 2 cores busy on average" in v.text
+    assert " win" not in v.text
+    line = report.rule_of_thumb(report.summarize_bench(results))
+    assert "the machine was too busy to tell for cpu" in line and "not for" not in line
 
 
 def test_touching_ranges_are_not_clear() -> None:
