@@ -301,10 +301,12 @@ def reasons(workload: str, rows: Sequence[BenchRow]) -> list[str]:
             row = mine.get(model)
             if row is None or row.cores_busy is None:
                 continue
-            if row.cores_busy >= 1.3 * max(serial.cores_busy, 0.1):
+            # A third more and a quarter of a core more: less is within the runs' scatter.
+            gained = row.cores_busy - serial.cores_busy
+            if row.cores_busy >= 1.3 * serial.cores_busy and gained >= 0.25:
                 found.append(
-                    f"{NOUNS[model]} kept {row.cores_busy:.1f} cores busy, "
-                    f"serial {serial.cores_busy:.1f}"
+                    f"{NOUNS[model]} kept {row.cores_busy:.2f} cores busy, "
+                    f"serial {serial.cores_busy:.2f}"
                 )
     threads = mine.get("thread")
     gil = threads.gil_wait_share if threads is not None else None

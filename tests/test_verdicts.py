@@ -124,7 +124,7 @@ def test_every_reason_quotes_the_figure_it_rests_on() -> None:
     assert "threads waited for the GIL 76% of their running time" in v.reasons
     assert "asyncio kept 43 calls on hold on average" in v.reasons
     assert "processes' start-up took 0.30 s of a 1.85 s run" in v.reasons
-    assert "processes kept 0.9 cores busy, serial 0.3" in v.reasons
+    assert "processes kept 0.90 cores busy, serial 0.30" in v.reasons
     assert "processes' workers waited 0.50 s for the log lock in a 1.85 s run" in v.reasons
     for reason in v.reasons:
         assert re.search(r"\d", reason), reason
