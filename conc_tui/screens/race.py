@@ -43,7 +43,7 @@ MODEL_NAMES = {
     "thread": "threads",
     "async": "asyncio",
 }
-BAR_WIDTH = 24
+BAR_WIDTH = 10
 
 
 class RaceSnapshot(Message):
