@@ -144,10 +144,11 @@ class TreeCpuMeter:
         """End the window and return what it counted."""
         if self.account is not None:
             return self.account
-        if self._opened_at is None:
-            self.open()
+        if self._opened_at is None:  # the run ended before its clock started
+            self.account = CpuAccount(0.0, 0.0, 0.0, 0.0, 0.0, 0)
+            return self.account
         self._poll_tree(baseline=False)
-        opened_at = self._opened_at or time.monotonic()
+        opened_at = self._opened_at
         run_s, server_s = self._sums()
         self.account = CpuAccount(
             window_s=time.monotonic() - opened_at,
