@@ -182,8 +182,9 @@ def _observe(
 
     def publish(snapshot: Snapshot) -> None:
         assert on_snapshot is not None
-        started = snapshot.elapsed_s
-        cores = meter.run_cpu_s() / started if meter.opened and started > 0.2 else None
+        # Over the run's clock, not the snapshot's elapsed time (which counts preparing).
+        running_s = meter.open_s()
+        cores = meter.run_cpu_s() / running_s if running_s > 0.2 else None
         on_snapshot(
             replace(snapshot, cores_busy=cores, others_cores_busy=meter.live_others_cores())
         )

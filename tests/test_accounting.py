@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 
 from conc_tui.config import RunConfig, WorkloadOptions
 from conc_tui.engine import execute
@@ -172,3 +173,13 @@ def test_other_programs_load_is_measured_while_a_hog_runs() -> None:
     finally:
         hog.wait()
     assert account.others_cores >= 0.6, account
+
+
+def test_the_pane_header_shows_the_run_cores_and_other_programs_load() -> None:
+    from conc_tui.demo import make_snapshot
+    from conc_tui.widgets.panels import load_text
+
+    snapshot = make_snapshot("process", "cpu", 2, 3)
+    assert load_text(snapshot) == ""  # not measured: nothing shown, never 0
+    measured = replace(snapshot, cores_busy=1.84, others_cores_busy=0.42)
+    assert load_text(measured) == " · 1.8 cores · others 0.4"

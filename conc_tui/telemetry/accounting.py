@@ -162,6 +162,10 @@ class TreeCpuMeter:
 
     # -- live figures ------------------------------------------------------------------
 
+    def open_s(self) -> float:
+        """Seconds since the window opened (0 before)."""
+        return time.monotonic() - self._opened_at if self._opened_at is not None else 0.0
+
     def run_cpu_s(self) -> float:
         """CPU of the run's processes since the window opened (server excluded)."""
         return self._sums()[0]
