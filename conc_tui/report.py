@@ -400,12 +400,12 @@ def judge(workload: str, rows: Sequence[BenchRow]) -> Verdict:
     if len(timed) < 2:
         return made("too few runs", f"{workload}: only serial finished; nothing to compare")
     runner_up = timed[1]
-    few = min(len(r.walls) for r in timed[:2])
-    if few < MIN_RUNS:
+    fewest = min(timed, key=lambda r: len(r.walls))
+    if len(fewest.walls) < MIN_RUNS:
         return made(
             "too few runs",
-            f"{workload}: too few runs to call ({few} of {NOUNS[best.model]} or "
-            f"{NOUNS[runner_up.model]}; at least {MIN_RUNS} each tell a margin from "
+            f"{workload}: too few runs to call (only {len(fewest.walls)} of "
+            f"{NOUNS[fewest.model]} finished; at least {MIN_RUNS} each tell a margin from "
             f"scatter); fastest median {_timing(best)}",
         )
     if is_saturated(others, cores):
@@ -415,16 +415,19 @@ def judge(workload: str, rows: Sequence[BenchRow]) -> Verdict:
             f"models competed with them for cores); fastest medians {_timing(best)}, "
             f"{_timing(runner_up)}",
         )
-    if not stands_clear(best, runner_up):
+    # The winner must beat every model clearly, not only the runner-up: its speedup is
+    # quoted over serial, whose runs may scatter wider than the runner-up's.
+    rival = next((r for r in timed[1:] if not stands_clear(best, r)), None)
+    if rival is not None:
         if is_busy(others, cores):
             return made(
                 "too busy",
                 f"{workload}: the machine was too busy to tell ({load} on average); "
-                f"{_timing(best)} and {_timing(runner_up)} overlap",
+                f"{_timing(best)} and {_timing(rival)} overlap",
             )
         return made(
             "too close",
-            f"{workload}: too close to call; {_timing(best)} and {_timing(runner_up)} overlap",
+            f"{workload}: too close to call; {_timing(best)} and {_timing(rival)} overlap",
         )
     if best.model == "serial":
         listed = ", ".join(f"{NOUNS[r.model]} {format_speedup(r.speedup)}" for r in timed[1:])
