@@ -239,7 +239,8 @@ class RaceScreen(ModalScreen[None]):
             Text(
                 f"{items} items each, one model after another, so none steals a core "
                 f"from another; {RACE_ROUNDS} rounds, as in `conc-tui bench`. 'cores': "
-                "cores the run kept busy; 'others': cores other programs kept busy.",
+                "cores the run kept busy; 'others': cores other programs (this window's "
+                "drawing included) kept busy.",
                 "dim",
             )
         )
