@@ -628,9 +628,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             fail(str(exc))
         results.append(result)
         note = "" if result.status == "finished" else f" ({result.status}: {result.reason})"
+        load = ""
+        if result.others_cores_busy is not None:
+            load = f", other programs {result.others_cores_busy:.2f} cores"
         _progress(
             f"[{n}/{len(schedule)}] {config.workload} {config.model} ×{config.workers}: "
-            f"{result.wall_s:.3f} s{note}"
+            f"{result.wall_s:.3f} s, {result.mean_cores_busy:.2f} cores{load}{note}"
         )
     if args.json:
         document = report.bench_document(
@@ -646,9 +649,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     else:
         rows = report.summarize_bench(results)
         print(report.format_bench_table(rows))
+        print(report.format_load(rows))
         print()
-        for line in report.bench_verdicts(results, rows).values():
-            print(line)
+        for judged in report.bench_verdicts(rows).values():
+            print(judged.text)
         print(report.rule_of_thumb(rows))
     return EXIT_OK
 

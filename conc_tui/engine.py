@@ -25,6 +25,7 @@ from conc_tui.models.base import Outcome
 from conc_tui.models.process import mp_context
 from conc_tui.paths import new_run_dir, process_alive
 from conc_tui.runner import runner_main
+from conc_tui.telemetry.accounting import CpuAccount, TreeCpuMeter
 from conc_tui.telemetry.aggregator import Aggregator
 from conc_tui.telemetry.hub import TelemetryHub
 from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot
@@ -40,6 +41,8 @@ _WORKLOAD_CLASSES = {
 
 MAX_FAILURES_KEPT = 20
 POLL_S = 0.02
+CPU_POLL_S = 0.1
+"""How often the observer reads the run's process tree and the machine's busy time."""
 STOP_GRACE_S = 0.5
 
 
@@ -113,7 +116,10 @@ def execute(
         if telemetry_out is not None:
             telemetry_out.close()
         hub = TelemetryHub(aggregator, telemetry_in, runner.pid or 0, event_log=event_log)
-        report = _observe(hub, runner, results_in, stop, stop_flag, on_snapshot, snapshot_interval)
+        meter = TreeCpuMeter(runner.pid or 0)
+        report = _observe(
+            hub, meter, runner, results_in, stop, stop_flag, on_snapshot, snapshot_interval
+        )
     finally:
         if runner.is_alive():
             stop_flag.set()
@@ -134,12 +140,21 @@ def execute(
             message=result.reason,
             input_text=hub.input_text,
         )
-        on_snapshot(replace(final, result=result, failures=result.failures))
+        on_snapshot(
+            replace(
+                final,
+                result=result,
+                failures=result.failures,
+                cores_busy=result.mean_cores_busy,
+                others_cores_busy=result.others_cores_busy,
+            )
+        )
     return result
 
 
 def _observe(
     hub: TelemetryHub,
+    meter: TreeCpuMeter,
     runner: Any,
     results: Any,
     stop: threading.Event,
@@ -147,11 +162,33 @@ def _observe(
     on_snapshot: Callable[[Snapshot], None] | None,
     snapshot_interval: float,
 ) -> dict[str, Any]:
-    """Fold telemetry and publish snapshots until the runner reports its result."""
+    """Fold telemetry, count CPU and publish snapshots until the runner reports its result.
+
+    The CPU count runs whether or not telemetry is on: it is what ``cpu_s`` and the
+    other programs' load are made of.
+    """
     next_snapshot = time.monotonic()
+    next_cpu_poll = 0.0
+    on_hold: list[int] = []
     waitables = [results, runner.sentinel]
     if hub.connection is not None:
         waitables.append(hub.connection)
+
+    def ended(report: dict[str, Any]) -> dict[str, Any]:
+        report["account"] = meter.close()
+        if on_hold:
+            report["calls_on_hold_mean"] = sum(on_hold) / len(on_hold)
+        return report
+
+    def publish(snapshot: Snapshot) -> None:
+        assert on_snapshot is not None
+        # Over the run's clock, not the snapshot's elapsed time (which counts preparing).
+        running_s = meter.open_s()
+        cores = meter.run_cpu_s() / running_s if running_s > 0.2 else None
+        on_snapshot(
+            replace(snapshot, cores_busy=cores, others_cores_busy=meter.live_others_cores())
+        )
+
     while True:
         if stop.is_set():
             stop_flag.set()
@@ -163,26 +200,34 @@ def _observe(
             except EOFError:  # the runner is gone without a word
                 runner.join(STOP_GRACE_S)
                 hub.drain(timeout=0.2)
-                return {"crash": _died(runner)}
+                return ended({"crash": _died(runner)})
             if message[0] == "prepared":
                 hub.items_total, hub.input_text = message[1], message[2]
                 hub.phase, hub.message = Phase.RUNNING, ""
+                # The runner starts its clock as it sends this: the CPU window opens.
+                meter.open(frozenset(message[3]) if len(message) > 3 else frozenset())
             elif message[0] == "error":
                 if message[1] == "input":
                     raise WorkloadError(message[2])
-                return {"crash": f"the run crashed: {message[2]}"}
+                return ended({"crash": f"the run crashed: {message[2]}"})
             elif message[0] == "result":
+                account = meter.close()  # before the drain: the clock has stopped
                 # The last batches come in as the pool's workers exit.
                 hub.drain(timeout=1.0)
-                return dict(message[1])
+                return ended({**message[1], "account": account})
         elif not runner.is_alive() and not results.poll():
             hub.drain(timeout=0.2)
-            return {"crash": _died(runner)}
+            return ended({"crash": _died(runner)})
         if hub.connection is not None:
             hub.sample_if_due()
         now = time.monotonic()
+        if now >= next_cpu_poll and meter.opened:
+            next_cpu_poll = now + CPU_POLL_S
+            meter.poll()
+            if hub.connection is not None and hub.aggregator.model == "async":
+                on_hold.append(hub.aggregator.in_flight())
         if on_snapshot is not None and now >= next_snapshot:
-            hub.publish(on_snapshot)
+            hub.publish(publish)
             next_snapshot = now + snapshot_interval
 
 
@@ -209,7 +254,15 @@ def _result(
     telemetry = config.telemetry
     files = config.workload == "files"
     wall_s = float(report.get("wall_s", 0.0))
+    account: CpuAccount | None = report.get("account")
+    # The tree count sees every process that worked for the run; the runner's own
+    # figure (itself and its reaped children) is the fallback when it saw nothing.
     cpu_s = float(report.get("cpu_s", 0.0))
+    if account is not None and account.processes:
+        cpu_s = account.run_s
+    others = account.others_cores if account is not None and account.window_s > 0 else None
+    server_cpu_s = account.server_s if account is not None and account.server_s > 0 else None
+    on_hold = report.get("calls_on_hold_mean")
     end_ns = int(report.get("end_ns", time.monotonic_ns()))
     status, reason = "finished", ""
     if "crash" in report:
@@ -255,4 +308,8 @@ def _result(
         reason=reason,
         failures=tuple((r.key, r.error) for r in failed[:MAX_FAILURES_KEPT]),
         input=input_text or workload.describe(),
+        server_cpu_s=server_cpu_s,
+        others_cores_busy=others,
+        machine_cores=os.cpu_count(),
+        calls_on_hold_mean=float(on_hold) if on_hold is not None else None,
     )

@@ -518,15 +518,14 @@ def bench_engine(engine: FakeEngine) -> Iterator[FakeEngine]:
 def test_bench_schedule_interleaves_rounds(
     bench_engine: FakeEngine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["bench", "--workloads", "cpu,files", "--repeat", "2", "--workers", "3"]) == 0
+    assert cli.main(["bench", "--workloads", "cpu,files", "--repeat", "3", "--workers", "3"]) == 0
     runs = [(c.workload, c.model, c.workers) for c in bench_engine.configs]
     one_round = [("serial", 1), ("process", 3), ("thread", 3), ("async", 3)]
-    expected = [(w, m, n) for w in ("cpu", "files") for _ in range(2) for m, n in one_round]
+    expected = [(w, m, n) for w in ("cpu", "files") for _ in range(3) for m, n in one_round]
     assert runs == expected
     out, err = capsys.readouterr()
-    assert "[16/16] files async ×3" in err
+    assert "[24/24] files async ×3" in err
     assert "cpu: processes win, 2.0× over serial; threads 0.95×, asyncio 0.91×" in out
-    assert "the GIL lets one thread run Python at a time" in out
     assert "rule of thumb" in out.splitlines()[-1]
     assert "holds for cpu" in out
     assert "files (expected threads, processes won 2.0× against 0.95×)" in out
@@ -585,25 +584,23 @@ def test_bench_without_a_finished_baseline_has_no_speedups() -> None:
 def test_verdicts_explain_the_winner() -> None:
     def rows_for(workload: str, **walls: float) -> list[report.BenchRow]:
         return report.summarize_bench(
-            make_result(model, workload, wall) for model, wall in walls.items()
+            make_result(model, workload, wall * scatter, gil_wait_share=0.55)
+            for model, wall in walls.items()
+            for scatter in (1.0, 1.01, 1.02)
         )
 
     web = rows_for("web", serial=10.0, process=4.0, thread=2.0, **{"async": 0.5})
     assert report.verdict("web", web).startswith("web: asyncio wins, 20× over serial;")
     images = rows_for("images", serial=4.0, process=1.9, thread=2.0)
-    assert "threads keep up with processes" in report.verdict("images", images)
-    assert "threads 0.98×: the GIL" in report.verdict(
-        "cpu", rows_for("cpu", serial=1.0, process=0.5, thread=1.02)
-    )
-    assert "(threads waited for it 55%" in report.verdict(
-        "cpu", rows_for("cpu", serial=1.0, process=0.5, thread=1.02), gil_share=0.55
-    )
+    assert report.verdict("images", images).startswith("images: processes win")
+    cpu = report.verdict("cpu", rows_for("cpu", serial=1.0, process=0.5, thread=1.02))
+    assert "threads 0.98×" in cpu
+    assert "threads waited for the GIL 55% of their running time" in cpu
     files = rows_for("files", serial=1.0, thread=1.1, process=1.5)
-    assert report.verdict("files", files) == (
-        "files: serial wins; every model was slower (threads 0.91×, processes 0.67×): "
-        "sharing the work out costs more than it saves here"
+    assert report.verdict("files", files).startswith(
+        "files: serial wins; every model was slower (threads 0.91×, processes 0.67×); "
+        "serial 1.01 s (1.00–1.02 s, 3 runs) against threads 1.11 s"
     )
     line = report.rule_of_thumb([*web, *images, *files])
     assert "holds for web, images" in line
-    assert "files (expected threads, serial won n/a against 0.91×)" not in line
     assert "not for files (expected threads, serial won 1.0× against 0.91×)" in line

@@ -1,4 +1,5 @@
-"""The race screen: every model runs once, in order, and the verdict names the winner."""
+"""The race screen: every model runs three times, rounds interleaved, and the verdict
+names a winner only when the margin stands clear of the runs' scatter."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.app import App
 
 from conc_tui.config import RunConfig, WorkloadOptions
 from conc_tui.demo import FakeController, make_snapshot
-from conc_tui.screens.race import RACE_ORDER, RaceScreen, race_table
+from conc_tui.screens.race import RACE_ORDER, RACE_ROUNDS, RaceScreen, race_table
 from conc_tui.telemetry.snapshot import Phase, RunResult
 
 WORKERS = {"serial": 1, "process": 2, "thread": 4, "async": 8}
@@ -29,14 +30,18 @@ def _text(table: Table) -> str:
     return console.export_text()
 
 
-def test_race_table_shows_speedups_and_flags_a_different_checksum() -> None:
+def test_race_table_shows_medians_spread_and_flags_a_different_checksum() -> None:
     results = {
-        "serial": _result("serial", 4.0),
-        "process": _result("process", 2.0),
-        "thread": _result("thread", 4.0, checksum="zzz"),
+        "serial": [_result("serial", w) for w in (4.0, 3.8, 4.4)],
+        "process": [_result("process", w) for w in (2.0, 2.2, 1.9)],
+        "thread": [_result("thread", 4.0, checksum="zzz")],
     }
+    results["process"][0] = replace(results["process"][0], others_cores_busy=1.25)
     text = _text(race_table(RACE_ORDER, WORKERS, results, {}, None))
-    assert "2.0×" in text  # processes: 4 s / 2 s
+    assert "2.0×" in text  # processes: median 4.0 s / median 2.0 s
+    assert "1.90–2.20" in text  # the spread of the three process runs
+    assert "3/3" in text and "1/3" in text  # runs made of each
+    assert "1.25" in text  # other programs' load, measured during the run
     assert "≠ serial" in text  # the threads' checksum differs
     assert "waiting" in text  # asyncio has not run yet
 
@@ -63,11 +68,16 @@ def test_race_runs_every_model_in_order_and_gives_a_verdict() -> None:
                 if screen.finished:
                     break
             assert screen.finished
-            assert [c.model for c in controller.started] == list(RACE_ORDER)
-            assert [c.workers for c in controller.started] == [WORKERS[m] for m in RACE_ORDER]
-            assert set(screen.results) == set(RACE_ORDER)
-            winner, rule = screen.verdict_lines()
-            assert winner.startswith("cpu: ") and ("over serial" in winner or "serial" in winner)
+            assert RACE_ROUNDS == 3
+            # Three rounds, interleaved as in bench: serial, process, thread, async, again.
+            assert [c.model for c in controller.started] == list(RACE_ORDER) * 3
+            assert [c.workers for c in controller.started] == [WORKERS[m] for m in RACE_ORDER] * 3
+            assert {m: len(runs) for m, runs in screen.results.items()} == dict.fromkeys(
+                RACE_ORDER, 3
+            )
+            winner, load, rule = screen.verdict_lines()
+            assert winner.startswith("cpu: ")
+            assert load.startswith("machine: ")
             assert rule.startswith("rule of thumb")
             await pilot.press("escape")
             await pilot.pause(0.05)

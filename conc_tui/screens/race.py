@@ -1,8 +1,9 @@
 """The race: every model on one workload, one after another, against the serial baseline.
 
-This is ``conc-tui bench`` inside the app: the same sizes, the same verdict and the same
-rule-of-thumb check, measured on the user's machine while they watch. The models run
-one at a time, never together, so none of them steals cores from another.
+This is ``conc-tui bench`` inside the app: the same sizes, the same three interleaved
+rounds, the same verdict and the same rule-of-thumb check, measured on the user's
+machine while they watch. The models run one at a time, never together, so none of
+them steals cores from another; other programs' load is measured and shown.
 """
 
 from __future__ import annotations
@@ -22,23 +23,27 @@ from textual.widgets import Static
 from conc_tui.config import RunConfig
 from conc_tui.controller import RunController
 from conc_tui.report import (
+    MIN_RUNS,
     format_bytes,
+    format_load,
     format_speedup,
+    judge,
     rule_of_thumb,
     summarize_bench,
-    thread_gil_share,
-    verdict,
 )
 from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot
 
 RACE_ORDER = ("serial", "process", "thread", "async")
+RACE_ROUNDS = MIN_RUNS
+"""Rounds of the race, like ``conc-tui bench --repeat``: fewer runs cannot tell a
+margin from the scatter, so the verdict would have no winner to name."""
 MODEL_NAMES = {
     "serial": "serial",
     "process": "processes",
     "thread": "threads",
     "async": "asyncio",
 }
-BAR_WIDTH = 24
+BAR_WIDTH = 10
 
 
 class RaceSnapshot(Message):
@@ -59,60 +64,80 @@ class RaceSnapshot(Message):
         )
 
 
+def race_schedule(order: tuple[str, ...], rounds: int) -> list[str]:
+    """Every run in order: rounds interleaved (serial, process, ... then again), as in bench,
+    so slow drift in the machine's load spreads over every model."""
+    return [model for _ in range(rounds) for model in order]
+
+
 def race_table(
     order: tuple[str, ...],
     workers: dict[str, int],
-    results: dict[str, RunResult],
+    results: dict[str, list[RunResult]],
     failures: dict[str, str],
     live: Snapshot | None,
+    rounds: int = RACE_ROUNDS,
 ) -> Table:
-    """The race so far: one row per model, with its wall time and speedup."""
-    serial = results.get("serial")
-    fastest = min((r.wall_s for r in results.values() if r.status == "finished"), default=None)
+    """The race so far: one row per model, with its median wall time, spread and speedup."""
+    rows = {r.model: r for r in summarize_bench(r for runs in results.values() for r in runs)}
+    serial = rows.get("serial")
+    fastest = min((r.median_s for r in rows.values() if r.median_s is not None), default=None)
+    serial_checksums = set(serial.checksums) if serial is not None else set()
     table = Table(box=None, padding=(0, 1), expand=False)
     for header, justify in (
         ("model", "left"),
         ("workers", "right"),
-        ("wall", "right"),
+        ("runs", "right"),
+        ("median", "right"),
+        ("min–max", "right"),
         ("speedup", "right"),
         ("", "left"),
-        ("cores busy", "right"),
+        ("cores", "right"),
+        ("others", "right"),
         ("peak RSS", "right"),
         ("checksum", "left"),
     ):
         table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for model in order:
         name = MODEL_NAMES[model]
-        result = results.get(model)
-        if result is None:
-            if model in failures:
-                table.add_row(name, str(workers[model]), Text(failures[model], "red"))
-            elif live is not None and live.model == model:
+        mine = results.get(model, [])
+        row = rows.get(model)
+        running = live is not None and live.model == model and live.result is None
+        runs = f"{len(mine)}/{rounds}"
+        if row is None or row.median_s is None:
+            if running and live is not None:
                 done = f"{live.items_done}/{live.items_total or '?'}"
                 table.add_row(
                     Text(name, "bold"),
                     str(workers[model]),
+                    runs,
                     Text(f"{live.elapsed_s:.1f} s", "bold yellow"),
                     Text(done, "yellow"),
                     Text(f"{live.phase.value}…", "yellow"),
                 )
+            elif model in failures:
+                table.add_row(name, str(workers[model]), runs, Text(failures[model], "red"))
             else:
-                table.add_row(Text(name, "dim"), str(workers[model]), Text("waiting", "dim"))
+                table.add_row(Text(name, "dim"), str(workers[model]), runs, Text("waiting", "dim"))
             continue
-        speedup = serial.wall_s / result.wall_s if serial and result.wall_s > 0 else None
         bar = ""
-        if fastest and result.wall_s > 0:
-            bar = "█" * max(1, round(BAR_WIDTH * fastest / result.wall_s))
-        same = serial is None or result.checksum == serial.checksum
+        if fastest and row.median_s > 0:
+            bar = "█" * max(1, round(BAR_WIDTH * fastest / row.median_s))
+        spread = f"{row.min_s or 0.0:.2f}–{row.max_s or 0.0:.2f}" if len(row.walls) > 1 else ""
+        same = not serial_checksums or set(row.checksums) <= serial_checksums
+        checksum = ",".join(c[:8] for c in row.checksums)
         table.add_row(
             Text(name, "bold"),
-            str(result.workers),
-            f"{result.wall_s:.2f} s",
-            format_speedup(speedup) if speedup is not None else "",
-            Text(bar, "green" if result.wall_s == fastest else "cyan"),
-            f"{result.mean_cores_busy:.2f}",
-            format_bytes(result.peak_rss_bytes),
-            Text(result.checksum[:8] + (" ✓" if same else " ≠ serial"), "" if same else "red"),
+            str(row.workers),
+            Text(runs + (" ▸" if running else ""), "yellow" if running else ""),
+            f"{row.median_s:.2f} s",
+            spread,
+            format_speedup(row.speedup) if row.speedup is not None else "",
+            Text(bar, "green" if row.median_s == fastest else "cyan"),
+            f"{row.cores_busy:.2f}" if row.cores_busy is not None else "n/a",
+            f"{row.others_cores_busy:.2f}" if row.others_cores_busy is not None else "n/a",
+            format_bytes(max(r.peak_rss_bytes for r in mine)),
+            Text(checksum + (" ✓" if same else " ≠ serial"), "" if same else "red"),
         )
     return table
 
@@ -147,9 +172,10 @@ class RaceScreen(ModalScreen[None]):
         self.base = base
         self.race_workers = workers
         self.controller = controller
-        self.results: dict[str, RunResult] = {}
+        self.results: dict[str, list[RunResult]] = {}
         self.failures: dict[str, str] = {}
         self.live: Snapshot | None = None
+        self.schedule = race_schedule(RACE_ORDER, RACE_ROUNDS)
         self._next = 0
         self._generation = 0
 
@@ -167,14 +193,14 @@ class RaceScreen(ModalScreen[None]):
 
     @property
     def finished(self) -> bool:
-        return self._next >= len(RACE_ORDER) and self.live is None
+        return self._next >= len(self.schedule) and self.live is None
 
     def _start_next(self) -> None:
         self.live = None
-        if self._next >= len(RACE_ORDER):
+        if self._next >= len(self.schedule):
             self._draw()
             return
-        model = RACE_ORDER[self._next]
+        model = self.schedule[self._next]
         self._generation += 1
         generation = self._generation
         config = replace(self.base, model=model, workers=self.race_workers[model])
@@ -191,9 +217,11 @@ class RaceScreen(ModalScreen[None]):
             return
         snapshot = message.snapshot
         self.live = snapshot
-        model = RACE_ORDER[self._next]
-        if snapshot.result is not None:
-            self.results[model] = snapshot.result
+        model = self.schedule[self._next]
+        if snapshot.result is not None and snapshot.result.status == "finished":
+            self.results.setdefault(model, []).append(snapshot.result)
+        elif snapshot.result is not None:
+            self.failures[model] = snapshot.result.reason or snapshot.result.status
         elif snapshot.phase in (Phase.FAILED, Phase.STOPPED):
             self.failures[model] = snapshot.message or snapshot.phase.value
         else:
@@ -210,7 +238,9 @@ class RaceScreen(ModalScreen[None]):
         body.add_row(
             Text(
                 f"{items} items each, one model after another, so none steals a core "
-                "from another. Same sizes as `conc-tui bench`.",
+                f"from another; {RACE_ROUNDS} rounds, as in `conc-tui bench`. 'cores': "
+                "cores the run kept busy; 'others': cores other programs (this window's "
+                "drawing included) kept busy.",
                 "dim",
             )
         )
@@ -230,10 +260,8 @@ class RaceScreen(ModalScreen[None]):
         """Once the race is over: who won and why, then the rule of thumb's check."""
         if not self.finished or "serial" not in self.results:
             return []
-        rows = summarize_bench(self.results.values())
-        workload = self.base.workload
-        gil = thread_gil_share(self.results.values(), workload)
-        return [verdict(workload, rows, gil), rule_of_thumb(rows)]
+        rows = summarize_bench(r for runs in self.results.values() for r in runs)
+        return [judge(self.base.workload, rows).text, format_load(rows), rule_of_thumb(rows)]
 
     def action_race_again(self) -> None:
         """Run the whole race again (only once the current one is over)."""

@@ -149,6 +149,15 @@ class RunResult:
     failures: tuple[tuple[str, str], ...] = ()
     """Up to 20 (item key, reason) pairs of failed items."""
     input: str = ""
+    server_cpu_s: float | None = None
+    """CPU seconds of the server the workload started for its input (the local web
+    site); not in ``cpu_s``, which counts the runner and its workers. None without one."""
+    others_cores_busy: float | None = None
+    """Cores other programs on the machine kept busy on average during the run."""
+    machine_cores: int | None = None
+    """Logical cores of the machine the run was measured on."""
+    calls_on_hold_mean: float | None = None
+    """Asyncio only: calls in flight on average, sampled 10 times a second."""
 
 
 @dataclass(frozen=True)
@@ -179,3 +188,7 @@ class Snapshot:
     result: RunResult | None = None
     input: str = ""
     failures: tuple[tuple[str, str], ...] = field(default=())
+    cores_busy: float | None = None
+    """Cores the run's processes kept busy on average so far (the OS's CPU times)."""
+    others_cores_busy: float | None = None
+    """Cores other programs kept busy over about the last second; None until measured."""

@@ -102,6 +102,7 @@ def progress_lines(
         (f" {PHASE_MARKS[phase]} {phase.value.upper()} ", PHASE_STYLES[phase]),
         f" {run_title(snapshot.model, snapshot.workers, snapshot.workload)}",
         (f"  elapsed {fmt_seconds(snapshot.elapsed_s)}", _DIM),
+        (load_text(snapshot), _DIM),
         loop_mark,
     )
     counts = f" {snapshot.items_done}"
@@ -119,6 +120,16 @@ def progress_lines(
     if snapshot.items_failed:
         second.stylize("#ff7b72", len(second) - len(f"{snapshot.items_failed} failed"))
     return [first, second, result_line(snapshot, serial_wall_s), failure_line(snapshot)]
+
+
+def load_text(snapshot: Snapshot) -> str:
+    """ " · 1.8 cores · others 0.4": the run's mean cores busy and other programs' load."""
+    text = ""
+    if snapshot.cores_busy is not None:
+        text += f" · {snapshot.cores_busy:.1f} cores"
+    if snapshot.others_cores_busy is not None:
+        text += f" · others {snapshot.others_cores_busy:.1f}"
+    return text
 
 
 def result_line(snapshot: Snapshot, serial_wall_s: float | None) -> Text:
