@@ -35,6 +35,7 @@ from conc_tui.config import (
 )
 from conc_tui.engine import execute, make_workload
 from conc_tui.paths import remove_orphaned_run_dirs
+from conc_tui.printable import printable
 from conc_tui.telemetry.snapshot import RunResult
 from conc_tui.workloads.base import WorkloadError
 
@@ -627,7 +628,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         except (ConfigError, WorkloadError) as exc:
             fail(str(exc))
         results.append(result)
-        note = "" if result.status == "finished" else f" ({result.status}: {result.reason})"
+        reason = printable(result.reason)
+        note = "" if result.status == "finished" else f" ({result.status}: {reason})"
         _progress(
             f"[{n}/{len(schedule)}] {config.workload} {config.model} ×{config.workers}: "
             f"{result.wall_s:.3f} s{note}"

@@ -21,6 +21,7 @@ from textual.widgets import Static
 
 from conc_tui.config import RunConfig
 from conc_tui.controller import RunController
+from conc_tui.printable import printable
 from conc_tui.report import (
     format_bytes,
     format_speedup,
@@ -86,7 +87,7 @@ def race_table(
         result = results.get(model)
         if result is None:
             if model in failures:
-                table.add_row(name, str(workers[model]), Text(failures[model], "red"))
+                table.add_row(name, str(workers[model]), Text(printable(failures[model]), "red"))
             elif live is not None and live.model == model:
                 done = f"{live.items_done}/{live.items_total or '?'}"
                 table.add_row(
