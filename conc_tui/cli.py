@@ -78,7 +78,7 @@ def default_workers(model: str) -> int:
 
 def _one_line(text: str) -> str:
     """Escape newlines and other unprintable characters so a message stays one line."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return printable(text)
 
 
 def _print_error(message: str) -> None:

@@ -40,6 +40,7 @@ from conc_tui.workloads.files import (
     list_files_under,
 )
 from conc_tui.workloads.images import (
+    BYTES_PER_PIXEL,
     PILLOW_PIXEL_LIMIT,
     ImagesWorkload,
     pixel_budget,
@@ -250,10 +251,11 @@ def test_image_bomb_fails_its_item_and_the_good_image_is_processed(tmp_path: Pat
 
 def test_pixel_budget_follows_memory_and_workers() -> None:
     gib = 1024**3
-    # A quarter of the available memory, shared by the workers, at 8 bytes a pixel,
+    # A quarter of the available memory, shared by the workers, at 12 bytes a pixel,
     # and never beyond Pillow's own limit.
-    assert pixel_budget(workers=2, available_bytes=2 * gib) == 2 * gib // 4 // 2 // 8
-    assert pixel_budget(workers=4, available_bytes=2 * gib) == 2 * gib // 4 // 4 // 8
+    assert BYTES_PER_PIXEL == 12
+    assert pixel_budget(workers=2, available_bytes=2 * gib) == 2 * gib // 4 // 2 // 12
+    assert pixel_budget(workers=4, available_bytes=2 * gib) == 2 * gib // 4 // 4 // 12
     assert pixel_budget(workers=1, available_bytes=1024 * gib) == PILLOW_PIXEL_LIMIT
 
 
@@ -303,6 +305,28 @@ def test_names_that_are_not_utf8_work_in_files_and_images(tmp_path: Path) -> Non
     odd = ItemResult(index=1, key=os.fsdecode(b"caf\xff.txt"), ok=True, digest="cd")
     assert checksum([plain]) == hashlib.sha256(b"plain.txt\0ab\n").hexdigest()[:16]
     assert len(checksum([plain, odd])) == 16
+
+
+def test_image_with_the_longest_file_name_is_written(tmp_path: Path) -> None:
+    folder = tmp_path / "pics"
+    _jpeg(folder / ("é" * 125 + ".jpg"))  # 254 bytes: the most a name may have
+    workload = ImagesWorkload(WorkloadOptions(images=str(folder), filter="contour"))
+    workload.prepare(tmp_path / "run")
+    assert workload.run(workload.initial_items()[0]).ok
+
+
+def test_file_far_larger_than_any_image_in_the_budget_fails_before_it_is_read(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "pics"
+    _jpeg(folder / "a.jpg")
+    with open(folder / "a.jpg", "ab") as handle:
+        handle.truncate(64 * 1024 * 1024)  # a valid header, then 64 MB of nothing
+    workload = ImagesWorkload(WorkloadOptions(images=str(folder)))
+    workload.prepare(tmp_path / "run")
+    workload.pixel_budget = 1_000_000
+    with pytest.raises(ValueError, match="a.jpg is a 64 MiB file, larger than any image"):
+        workload.run(workload.initial_items()[0])
 
 
 def test_walk_survives_folders_nested_deeper_than_the_recursion_limit(tmp_path: Path) -> None:
@@ -443,6 +467,32 @@ def test_files_memory_stays_bounded_whatever_the_file_size(tmp_path: Path) -> No
     assert after_kib < 100 * 1024, f"peak RSS {after_kib / 1024:.0f} MiB reading {size >> 20} MiB"
 
 
+_MEASURE_IMAGE = """
+import resource, sys
+from conc_tui.workloads.images import process_image
+data = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+process_image(data, "blur", budget=3000 * 3000)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_image_memory_per_pixel_stays_within_what_the_budget_assumes(tmp_path: Path) -> None:
+    # RGBA is the costliest common source: decoded, then converted to RGB.
+    noise = Image.effect_noise((3000, 3000), 64).convert("RGBA")
+    noise.save(tmp_path / "rgba.png")
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE_IMAGE, str(tmp_path / "rgba.png")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+        check=True,
+    )
+    growth_bytes = int(done.stdout) * 1024
+    assert growth_bytes / (3000 * 3000) <= BYTES_PER_PIXEL
+
+
 # --- 6. read-only and full disks -----------------------------------------------------------
 
 
@@ -471,6 +521,30 @@ def test_full_cache_falls_back_to_a_temp_folder(tiny_tmpfs: Path, tmp_path: Path
     assert document["items_done"] == 100
     assert "No space left on device" in document["input"]
     assert not list((tiny_tmpfs / "cache").glob(".*tmp*"))  # the half-made corpus is gone
+
+
+def test_full_temp_folder_fails_the_images_run_in_one_line(
+    tiny_tmpfs: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "pics"
+    for i in range(6):
+        _jpeg(folder / f"{i}.jpg", (1600, 1200))  # about 100 KB out each at 1440x1080
+    with open(tiny_tmpfs / "filler", "wb") as handle:
+        handle.write(b"\0" * (2 * 1024 * 1024 - 150 * 1024))
+    run = _cli(
+        "run",
+        "--model",
+        "serial",
+        "--workload",
+        "images",
+        "--images",
+        str(folder),
+        env={"TMPDIR": str(tiny_tmpfs)},
+    )
+    assert run.returncode == 1, run.stdout
+    assert run.stderr == ""
+    assert "RunBroken: cannot write to" in run.stdout
+    assert "No space left on device" in run.stdout
 
 
 def test_full_temp_folder_fails_the_files_run_in_one_line(tiny_tmpfs: Path, tmp_path: Path) -> None:

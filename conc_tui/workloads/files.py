@@ -38,6 +38,7 @@ from conc_tui.paths import (
     process_alive,
     system_temp_dir,
 )
+from conc_tui.printable import printable
 from conc_tui.telemetry.lock import InstrumentedFileHandler
 from conc_tui.telemetry.recorder import current_recorder
 from conc_tui.telemetry.states import WorkerState
@@ -257,6 +258,7 @@ def provide_corpus(items: int, stop: Callable[[], bool] | None = None) -> tuple[
         CorpusStopped: the run was stopped while generating.
     """
     preferred = cache_root()
+    sweep_stale_corpus_temps(preferred)
     if corpus_dir(items, preferred).is_dir():  # a read-only cache that has it serves
         return corpus_dir(items, preferred), ""
     try:
@@ -443,13 +445,13 @@ class FilesWorkload(Workload):
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             with contextlib.suppress(OSError):  # the read failure is the item's reason
-                logger.warning("FAILED %s: %s", item.key, reason)
+                logger.warning("FAILED %s: %s", printable(item.key), reason)
             raise OSError(exc.errno, f"cannot read {item.key}: {reason}") from exc
         digest = sha.hexdigest()
         try:
             logger.info(
                 "%s bytes=%d lines=%d words=%d sha256=%s",
-                item.key,
+                printable(item.key),  # the log is for people reading it on a terminal
                 counter.size,
                 counter.lines,
                 counter.words,

@@ -37,8 +37,10 @@ contour ~80-110 ms.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
@@ -50,7 +52,7 @@ from conc_tui.config import FILTERS, WorkloadOptions
 from conc_tui.paths import sample_images_dir
 from conc_tui.telemetry.recorder import current_recorder
 from conc_tui.telemetry.states import WorkerState
-from conc_tui.workloads.base import Item, ItemResult, Workload, WorkloadError
+from conc_tui.workloads.base import Item, ItemResult, RunBroken, Workload, WorkloadError
 from conc_tui.workloads.files import list_files_under
 
 FIT = (1440, 1080)
@@ -86,9 +88,11 @@ assert set(_FILTERS) == set(FILTERS) == set(GIL_FRIENDLY), "filters out of step 
 
 PILLOW_PIXEL_LIMIT: int | None = Image.MAX_IMAGE_PIXELS
 """Pillow's own decompression-bomb limit (about 89 megapixels), kept before it is lifted."""
-BYTES_PER_PIXEL = 8
-"""Peak bytes a decoded pixel costs: Pillow keeps RGB and RGBA at 4 bytes a pixel, and
-converting to RGB holds the source and the copy at once (4 + 4)."""
+BYTES_PER_PIXEL = 12
+"""Peak bytes one source pixel costs while an item runs: Pillow keeps RGB and RGBA at 4
+bytes a pixel, converting RGBA to RGB holds both (4 + 4), and the resize's first pass
+adds about 2 more. Measured as growth of ru_maxrss for a 3000x3000 PNG with a blur:
+RGB 6.1, palette and grey 7.1, RGBA 10.1 bytes a pixel; 12 leaves a margin."""
 MEMORY_SHARE = 4
 """Decoding may use 1/MEMORY_SHARE of the memory available when the run starts."""
 
@@ -114,7 +118,7 @@ def pixel_budget(workers: int, available_bytes: int) -> int:
     each have their own), so a quarter of the available memory is shared out among
     them at :data:`BYTES_PER_PIXEL` each -- and never beyond Pillow's own bomb limit.
     With 23 GiB available and 4 workers that is Pillow's 89 megapixels; with 2 GiB
-    and 8 workers, 8 megapixels.
+    and 8 workers, 5.6 megapixels.
 
     Args:
         workers: how many items can be decoded at the same time.
@@ -189,6 +193,30 @@ def _is_usable_image(path: Path) -> bool:
             return image.format in ACCEPTED_FORMATS
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return False
+
+
+_OUTPUT_GONE = frozenset(
+    code for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO) if code is not None
+)
+"""Write errors that are the output folder's, not the item's."""
+
+
+def _read_image_file(item: Item, budget: int | None) -> bytes:
+    """The encoded bytes of an image, refusing files no image within the budget needs.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: the file is larger than an uncompressed image of ``budget`` pixels.
+    """
+    with open(item.payload, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        # Even an uncompressed 4-channel image of the budget's size is smaller.
+        if budget is not None and size > budget * 4 + 1024 * 1024:
+            raise ValueError(
+                f"{item.key} is a {size / 2**20:.0f} MiB file, larger than any image "
+                f"within the pixel budget of {budget:,}"
+            )
+        return handle.read()
 
 
 class ImagesWorkload(Workload):
@@ -283,16 +311,23 @@ class ImagesWorkload(Workload):
             raise RuntimeError("ImagesWorkload.prepare() must run before run()")
         recorder = current_recorder()
         with recorder.waiting(WorkerState.WAIT_IO):
-            data = Path(item.payload).read_bytes()
+            data = _read_image_file(item, self.pixel_budget)
         try:
             encoded = process_image(data, self.filter, self.pixel_budget)
         except ImageTooLarge as exc:
             raise ValueError(f"{item.key} is {exc}") from exc
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise ValueError(f"cannot decode {item.key}: {exc}") from exc
-        target = self.out_dir / f"{item.index:04d}-{Path(item.key).stem}.jpg"
-        with recorder.waiting(WorkerState.WAIT_IO):
-            target.write_bytes(encoded)
+        # The stem is cut so that index, stem and suffix stay within a file name's
+        # 255 bytes (60 characters of up to 4 bytes each).
+        target = self.out_dir / f"{item.index:04d}-{Path(item.key).stem[:60]}.jpg"
+        try:
+            with recorder.waiting(WorkerState.WAIT_IO):
+                target.write_bytes(encoded)
+        except OSError as exc:
+            if exc.errno in _OUTPUT_GONE:  # every later item would fail the same way
+                raise RunBroken(f"cannot write to {self.out_dir}: {exc.strerror}") from exc
+            raise
         return ItemResult(
             index=item.index,
             key=item.key,
