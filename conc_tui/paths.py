@@ -42,12 +42,16 @@ def cache_dir() -> Path:
 
 
 def system_temp_dir() -> Path:
-    """The system's temp folder, even in a runner, whose ``tempfile.tempdir`` is its run folder."""
-    for name in ("TMPDIR", "TEMP", "TMP"):
-        value = os.environ.get(name)
-        if value and os.path.isdir(value):
+    """The system's temp folder, even in a runner, whose ``tempfile.tempdir`` is its run folder.
+
+    Chosen as :func:`tempfile.gettempdir` chooses: the first of ``TMPDIR``, ``TEMP``,
+    ``TMP`` and the usual folders that is a folder this user may write to.
+    """
+    names = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
+    for value in [*names, "/tmp", "/var/tmp", "/usr/tmp"]:  # noqa: S108
+        if value and os.path.isdir(value) and os.access(value, os.W_OK | os.X_OK):
             return Path(value)
-    return Path("/tmp") if os.path.isdir("/tmp") else Path(tempfile.gettempdir())  # noqa: S108
+    return Path(tempfile.gettempdir())
 
 
 def fallback_cache_dir() -> Path:

@@ -8,6 +8,7 @@ while the corpus is generated. Full disks are real: a 2 MB tmpfs mounted for the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -508,6 +509,27 @@ def test_cache_that_cannot_be_written_falls_back_to_a_temp_folder(tmp_path: Path
     assert str(blocker / "conc-tui") in input_line
     assert "Not a directory" in input_line
     assert str(tmp_path / "tmp") in input_line
+
+
+def test_read_only_cache_falls_back_to_a_temp_folder(tiny_tmpfs: Path, tmp_path: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_tmpfs)], check=True)
+    env = {"CONC_TUI_CACHE": "", "XDG_CACHE_HOME": str(tiny_tmpfs), "TMPDIR": str(tmp_path)}
+    run = _cli("run", "--model", "serial", "--workload", "files", "--items", "5", env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    assert f"cannot write the cache {tiny_tmpfs / 'conc-tui'} (Read-only file system)" in run.stdout
+    assert f"so it is in {tmp_path / 'conc-tui-cache-'}" in run.stdout
+
+
+def test_cache_and_temp_folder_both_full_is_one_line(tiny_tmpfs: Path) -> None:
+    with open(tiny_tmpfs / "filler", "wb") as handle, contextlib.suppress(OSError):
+        handle.write(b"\0" * (2 * 1024 * 1024))
+    env = {"CONC_TUI_CACHE": str(tiny_tmpfs / "cache"), "TMPDIR": str(tiny_tmpfs)}
+    run = _cli("run", "--model", "serial", "--workload", "files", "--items", "5", env=env)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert f"cannot write the cache {tiny_tmpfs / 'cache'} (No space left on device)" in run.stderr
+    assert f"nor the temp folder {tiny_tmpfs} (No space left on device)" in run.stderr
 
 
 def test_full_cache_falls_back_to_a_temp_folder(tiny_tmpfs: Path, tmp_path: Path) -> None:
