@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from conc_tui.config import RunConfig, WorkloadOptions
 from conc_tui.engine import execute
@@ -284,6 +284,39 @@ def test_exif_orientation_is_honoured(tmp_path: Path) -> None:
         top, bottom = rgb.getpixel((270, 100)), rgb.getpixel((270, 980))
     assert isinstance(top, tuple) and isinstance(bottom, tuple)
     assert top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0]
+
+
+_QUADRANTS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_matches_pillows_exif_transpose(orientation: int) -> None:
+    stored = Image.new("RGB", (400, 200))
+    for i, colour in enumerate(_QUADRANTS):
+        stored.paste(
+            colour, ((i % 2) * 200, (i // 2) * 100, (i % 2) * 200 + 200, (i // 2) * 100 + 100)
+        )
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = io.BytesIO()
+    stored.save(data, "JPEG", quality=95, exif=exif.tobytes())
+    with Image.open(io.BytesIO(data.getvalue())) as reference_source:
+        upright = ImageOps.exif_transpose(reference_source)
+    with Image.open(io.BytesIO(process_image(data.getvalue(), "blur"))) as ours:
+        assert ours.size == _fit_to_box(upright.size)
+        scale_x, scale_y = ours.width / upright.width, ours.height / upright.height
+        for fx, fy in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)]:
+            want = upright.getpixel((int(fx * upright.width), int(fy * upright.height)))
+            got = ours.getpixel(
+                (int(fx * upright.width * scale_x), int(fy * upright.height * scale_y))
+            )
+            assert isinstance(want, tuple) and isinstance(got, tuple)
+            assert all(abs(a - b) < 60 for a, b in zip(want, got, strict=True)), (fx, fy, want, got)
+
+
+def _fit_to_box(size: tuple[int, int]) -> tuple[int, int]:
+    scale = min(1440 / size[0], 1080 / size[1])
+    return round(size[0] * scale), round(size[1] * scale)
 
 
 def test_names_that_are_not_utf8_work_in_files_and_images(tmp_path: Path) -> None:
@@ -638,7 +671,7 @@ def test_ctrl_c_during_corpus_generation_leaves_no_temp_folder(tmp_path: Path) -
             proc.wait()
     time.sleep(0.5)
     assert not list(cache.glob(".*.tmp-*")), "a half-made corpus is left in the cache"
-    assert not corpus_dir(3000).exists()
+    assert not corpus_dir(3000, cache).exists()
 
 
 def test_files_item_and_checksum_for_an_item_key_with_surrogates() -> None:

@@ -1,7 +1,8 @@
 """The ``files`` workload: read real files, count and hash them, log a line for each.
 
-Each item reads one file (the read is marked ``WAIT_IO``), counts its bytes, lines
-and words, hashes it with SHA-256, and writes one line about it to a single shared
+Each item reads one file in chunks of :data:`CHUNK_BYTES` (each read is marked
+``WAIT_IO``), so a file of any size costs the same memory; it counts the bytes, lines
+and words, hashes them with SHA-256, and writes one line about it to a single shared
 log, ``work_dir/files.log``, through Python's :mod:`logging`. Every process has one
 :class:`~conc_tui.telemetry.lock.InstrumentedFileHandler` shared by all its threads,
 so the handler's lock is the "shared tool" of the threads analogy: threads queue for
@@ -9,7 +10,10 @@ it, processes each have their own. Processes append with ``O_APPEND``, so their 
 do not tear.
 
 Input is a user folder (``--files``), walked recursively without leaving it, or by
-default a text corpus generated once into the cache (see :func:`ensure_corpus`).
+default a text corpus generated once into the cache (see :func:`ensure_corpus`), or
+into a private temp folder when the cache cannot be written (:func:`provide_corpus`).
+A line that cannot be written to the log (a full disk) fails the run, not just the
+item: :class:`~conc_tui.workloads.base.RunBroken`.
 ``io_latency_ms`` adds a sleep to every read, to imitate a slow disk or a network
 share -- the case where threads shine.
 """
