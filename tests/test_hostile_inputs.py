@@ -42,6 +42,7 @@ from conc_tui.workloads.files import (
 )
 from conc_tui.workloads.images import (
     BYTES_PER_PIXEL,
+    MIN_PIXEL_BUDGET,
     PILLOW_PIXEL_LIMIT,
     ImagesWorkload,
     pixel_budget,
@@ -257,6 +258,7 @@ def test_pixel_budget_follows_memory_and_workers() -> None:
     assert BYTES_PER_PIXEL == 12
     assert pixel_budget(workers=2, available_bytes=2 * gib) == 2 * gib // 4 // 2 // 12
     assert pixel_budget(workers=4, available_bytes=2 * gib) == 2 * gib // 4 // 4 // 12
+    assert pixel_budget(workers=8, available_bytes=gib // 2) == MIN_PIXEL_BUDGET == 4_000_000
     assert pixel_budget(workers=1, available_bytes=1024 * gib) == PILLOW_PIXEL_LIMIT
 
 

@@ -95,6 +95,9 @@ adds about 2 more. Measured as growth of ru_maxrss for a 3000x3000 PNG with a bl
 RGB 6.1, palette and grey 7.1, RGBA 10.1 bytes a pixel; 12 leaves a margin."""
 MEMORY_SHARE = 4
 """Decoding may use 1/MEMORY_SHARE of the memory available when the run starts."""
+MIN_PIXEL_BUDGET = 4_000_000
+"""The budget never goes below an ordinary 4-megapixel photo (48 MB at 12 bytes a
+pixel): the samples and everyday pictures always run, even on a small machine."""
 
 _ORIENTATIONS: dict[int, Image.Transpose] = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -116,16 +119,18 @@ def pixel_budget(workers: int, available_bytes: int) -> int:
 
     Every worker may decode at once (threads release the GIL in Pillow, processes
     each have their own), so a quarter of the available memory is shared out among
-    them at :data:`BYTES_PER_PIXEL` each -- and never beyond Pillow's own bomb limit.
-    With 23 GiB available and 4 workers that is Pillow's 89 megapixels; with 2 GiB
-    and 8 workers, 5.6 megapixels.
+    them at :data:`BYTES_PER_PIXEL` each -- never beyond Pillow's own bomb limit and
+    never below :data:`MIN_PIXEL_BUDGET`. With 23 GiB available and 4 workers that is
+    Pillow's 89 megapixels; with 2 GiB and 8 workers, 5.6 megapixels.
 
     Args:
         workers: how many items can be decoded at the same time.
         available_bytes: memory available (``psutil.virtual_memory().available``).
     """
     budget = available_bytes // MEMORY_SHARE // max(1, workers) // BYTES_PER_PIXEL
-    return budget if PILLOW_PIXEL_LIMIT is None else min(budget, PILLOW_PIXEL_LIMIT)
+    if PILLOW_PIXEL_LIMIT is not None:
+        budget = min(budget, PILLOW_PIXEL_LIMIT)
+    return max(MIN_PIXEL_BUDGET, budget)
 
 
 def _lift_pillow_limit() -> None:
