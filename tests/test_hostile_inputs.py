@@ -8,6 +8,7 @@ while the corpus is generated. Full disks are real: a 2 MB tmpfs mounted for the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import io
@@ -20,13 +21,14 @@ import sys
 import time
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageOps
 
 from conc_tui.config import RunConfig, WorkloadOptions
+from conc_tui.demo import FakeController
 from conc_tui.engine import execute
 from conc_tui.printable import printable
 from conc_tui.report import format_run, run_document
@@ -711,3 +713,64 @@ def test_no_warning_escapes_while_listing_a_bomb(tmp_path: Path) -> None:
         workload = ImagesWorkload(WorkloadOptions(images=str(folder)))
         workload.prepare(tmp_path / "run")
     assert [item.key for item in workload.initial_items()] == ["big.png", "bomb.png"]
+
+
+# --- 2, in the app ---------------------------------------------------------------------------
+
+
+class _HostileController(FakeController):
+    """A controller whose one run fails at once on a file named to attack the terminal."""
+
+    def start(self, config: RunConfig, on_snapshot: Callable[[Snapshot], None]) -> None:
+        result = RunResult(
+            model=config.model,
+            workload=config.workload,
+            workers=config.workers,
+            wall_s=0.5,
+            items_done=0,
+            items_failed=1,
+            checksum="",
+            throughput=0.0,
+            bytes_processed=0,
+            cpu_s=0.0,
+            mean_cores_busy=0.0,
+            peak_rss_bytes=0,
+            startup_s=None,
+            status="failed",
+            reason=f"every item failed (1 of 1); the first: {HOSTILE}: [bold]x",
+        )
+        on_snapshot(
+            Snapshot(
+                model=config.model,
+                workload=config.workload,
+                workers=config.workers,
+                phase=Phase.FAILED,
+                elapsed_s=0.5,
+                items_total=1,
+                items_done=0,
+                items_failed=1,
+                throughput=0.0,
+                column_s=0.1,
+                result=result,
+                message=result.reason,
+                failures=((HOSTILE, f"cannot read {HOSTILE}"),),
+            )
+        )
+
+
+def test_app_pane_shows_a_hostile_failure_escaped() -> None:
+    from conc_tui.app import ConcApp
+    from conc_tui.widgets.lines import LinesView
+
+    async def scenario() -> list[str]:
+        app = ConcApp(controller_factory=_HostileController)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.press("space")
+            await pilot.pause(0.3)
+            progress = app.query_one("#pane-process").query_one(".progress", LinesView)
+            return progress.lines
+
+    lines = asyncio.run(scenario())
+    shown = "\n".join(lines)
+    assert "e\\x1b[2J\\x1b]0;PWNED\\x07: cannot read e\\x1b[2J" in shown
+    assert _no_controls(shown)
