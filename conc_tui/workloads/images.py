@@ -89,10 +89,11 @@ assert set(_FILTERS) == set(FILTERS) == set(GIL_FRIENDLY), "filters out of step 
 PILLOW_PIXEL_LIMIT: int | None = Image.MAX_IMAGE_PIXELS
 """Pillow's own decompression-bomb limit (about 89 megapixels), kept before it is lifted."""
 BYTES_PER_PIXEL = 12
-"""Peak bytes one source pixel costs while an item runs: Pillow keeps RGB and RGBA at 4
-bytes a pixel, converting RGBA to RGB holds both (4 + 4), and the resize's first pass
-adds about 2 more. Measured as growth of ru_maxrss for a 3000x3000 PNG with a blur:
-RGB 6.1, palette and grey 7.1, RGBA 10.1 bytes a pixel; 12 leaves a margin."""
+"""Peak bytes one source pixel may cost while an item runs. Pillow keeps RGB and RGBA
+at 4 bytes a pixel; converting RGBA to RGB holds both for a moment (8), and the
+resize's first pass adds about 2. Measured as the growth of VmHWM for a 3000x3000 PNG
+with a blur: RGB 6.1, palette and grey 6.0, RGBA 8.1 bytes a pixel (10.1 for every
+mode before the source was let go early); 12 leaves a margin for the allocator."""
 MEMORY_SHARE = 4
 """Decoding may use 1/MEMORY_SHARE of the memory available when the run starts."""
 MIN_PIXEL_BUDGET = 4_000_000
@@ -175,8 +176,13 @@ def process_image(data: bytes, filter_name: str, budget: int | None = None) -> b
         opened.load()
         # JPEG cannot hold alpha or palettes; RGB is also what every filter accepts.
         # Resizing straight from the decoded image (no copy) keeps the peak at one
-        # full-size image for RGB sources, two for the others.
-        image = opened.convert("RGB") if opened.mode != "RGB" else opened
+        # full-size image for RGB sources; others are let go once converted, so the
+        # resize never runs with two full-size images alive.
+        if opened.mode == "RGB":
+            image = opened
+        else:
+            image = opened.convert("RGB")
+            opened.close()
         swaps = orientation in _SWAPS_AXES
         shown = _fit((height, width) if swaps else (width, height))
         # Turned upright after the resize: the transposition then moves the small
