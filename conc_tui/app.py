@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from rich.markup import escape
 from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -27,6 +28,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from conc_tui.config import MAX_WORKERS, WORKLOADS, RunConfig, WorkloadOptions
 from conc_tui.controller import RunController
+from conc_tui.printable import printable
 from conc_tui.screens.help import HelpScreen
 from conc_tui.screens.race import RaceScreen
 from conc_tui.telemetry.cores import CoreSource
@@ -422,7 +424,8 @@ class ConcApp(App[None]):
         try:
             controller.start(config, self._callback(state.model, state.generation))
         except Exception as error:  # noqa: BLE001 - any start failure is shown, not raised
-            self.notify(str(error), title="Could not start the run", severity="error")
+            message = escape(printable(str(error)))  # paths in it are the user's, not markup
+            self.notify(message, title="Could not start the run", severity="error")
 
     def action_toggle_run(self) -> None:
         """Start the current pane's run, or stop it if it is running."""

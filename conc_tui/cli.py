@@ -35,6 +35,7 @@ from conc_tui.config import (
 )
 from conc_tui.engine import execute, make_workload
 from conc_tui.paths import remove_orphaned_run_dirs
+from conc_tui.printable import printable
 from conc_tui.telemetry.snapshot import RunResult
 from conc_tui.workloads.base import WorkloadError
 
@@ -77,7 +78,7 @@ def default_workers(model: str) -> int:
 
 def _one_line(text: str) -> str:
     """Escape newlines and other unprintable characters so a message stays one line."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return printable(text)
 
 
 def _print_error(message: str) -> None:
@@ -627,7 +628,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         except (ConfigError, WorkloadError) as exc:
             fail(str(exc))
         results.append(result)
-        note = "" if result.status == "finished" else f" ({result.status}: {result.reason})"
+        reason = printable(result.reason)
+        note = "" if result.status == "finished" else f" ({result.status}: {reason})"
         load = ""
         if result.others_cores_busy is not None:
             load = f", other programs {result.others_cores_busy:.2f} cores"

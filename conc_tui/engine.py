@@ -271,6 +271,18 @@ def _result(
         status, reason = "failed", outcome.error
     elif stop.is_set():
         status, reason = "stopped", "stopped before the end"
+    elif any(r.fatal for r in failed):
+        first = min((r for r in failed if r.fatal), key=lambda r: r.index)
+        status, reason = "failed", f"{first.error} ({len(failed)} items failed)"
+    elif failed and not done:
+        # Nothing came out of it: a run, not an item, has a problem (a folder of
+        # broken files, say), and a script checking the exit status must hear it.
+        first = min(failed, key=lambda r: r.index)
+        status = "failed"
+        reason = (
+            f"every item failed ({len(failed)} of {len(results)}); "
+            f"the first: {first.key}: {first.error}"
+        )
     if status == "failed":
         for track in agg.tracks.values():
             if track.pid and not process_alive(track.pid):

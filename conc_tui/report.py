@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from conc_tui.printable import printable
 from conc_tui.telemetry.snapshot import RunResult
 
 RUN_SCHEMA = "conc-tui/run/1"
@@ -65,13 +66,13 @@ def format_run(result: RunResult) -> str:
     worker_word = "worker" if result.workers == 1 else "workers"
     lines = [f"{result.model} × {result.workload}, {result.workers} {worker_word}: {result.status}"]
     if result.reason:
-        lines.append(f"  reason       {result.reason}")
+        lines.append(f"  reason       {printable(result.reason)}")
 
     def row(label: str, text: str) -> None:
         lines.append(f"  {label:<12} {text}")
 
     if result.input:
-        row("input", result.input)
+        row("input", printable(result.input))
     row("wall time", f"{result.wall_s:.3f} s")
     row(
         "items",
@@ -121,7 +122,7 @@ def format_run(result: RunResult) -> str:
     if result.failures:
         shown = result.failures[:FAILURES_SHOWN]
         row("failures", f"first {len(shown)} of {result.items_failed}:")
-        lines.extend(f"    {key}: {reason}" for key, reason in shown)
+        lines.extend(f"    {printable(key)}: {printable(reason)}" for key, reason in shown)
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ ENGINE_MODULES = [
     "lab.py",
     "paths.py",
     "demo.py",
+    "printable.py",
 ]
 
 

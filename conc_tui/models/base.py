@@ -12,7 +12,7 @@ from typing import Protocol
 from conc_tui.telemetry.link import TelemetryLink
 from conc_tui.telemetry.recorder import NULL_RECORDER, Recorder
 from conc_tui.telemetry.states import WorkerState
-from conc_tui.workloads.base import Item, ItemResult, Workload
+from conc_tui.workloads.base import Item, ItemResult, RunBroken, Workload
 
 _RUNNING = WorkerState.RUNNING
 _IDLE = WorkerState.IDLE
@@ -89,7 +89,8 @@ def describe_error(exc: BaseException) -> str:
 
 
 def failed_result(item: Item, exc: BaseException) -> ItemResult:
-    return ItemResult(item.index, item.key, ok=False, error=describe_error(exc))
+    fatal = isinstance(exc, RunBroken)
+    return ItemResult(item.index, item.key, ok=False, error=describe_error(exc), fatal=fatal)
 
 
 def run_item(workload: Workload, item: Item, recorder: Recorder) -> ItemResult:

@@ -22,6 +22,7 @@ from textual.widgets import Static
 
 from conc_tui.config import RunConfig
 from conc_tui.controller import RunController
+from conc_tui.printable import printable
 from conc_tui.report import (
     MIN_RUNS,
     format_bytes,
@@ -116,7 +117,9 @@ def race_table(
                     Text(f"{live.phase.value}…", "yellow"),
                 )
             elif model in failures:
-                table.add_row(name, str(workers[model]), runs, Text(failures[model], "red"))
+                table.add_row(
+                    name, str(workers[model]), runs, Text(printable(failures[model]), "red")
+                )
             else:
                 table.add_row(Text(name, "dim"), str(workers[model]), runs, Text("waiting", "dim"))
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from conc_tui.config import RunConfig
+from conc_tui.printable import printable
 from conc_tui.telemetry.snapshot import Phase, Snapshot, WorkerView
 
 PHASE_STYLES: dict[Phase, str] = {
@@ -136,9 +137,10 @@ def result_line(snapshot: Snapshot, serial_wall_s: float | None) -> Text:
     """The run's outcome once it ended; before that, the run's message."""
     result = snapshot.result
     if result is None or snapshot.phase.active:
-        return Text(snapshot.message, style=_DIM)
+        return Text(printable(snapshot.message), style=_DIM)
     if snapshot.phase is Phase.FAILED:
         reason = result.reason or snapshot.message or "the run failed"
+        reason = printable(reason)
         return Text(f"✗ failed after {fmt_seconds(result.wall_s)}: {reason}", "bold #ff7b72")
     verb = "finished" if snapshot.phase is Phase.FINISHED else "stopped"
     text = Text(f"{verb} in {fmt_seconds(result.wall_s)}", style="bold")
@@ -160,7 +162,7 @@ def failure_line(snapshot: Snapshot) -> Text:
         return Text("")
     key, reason = snapshot.failures[0]
     more = len(snapshot.failures) - 1
-    text = Text(f"✗ {key}: {reason}", style="#ff7b72")
+    text = Text(f"✗ {printable(key)}: {printable(reason)}", style="#ff7b72")
     if more:
         text.append(f" (+{more} more)", style=_DIM)
     return text
