@@ -9,11 +9,15 @@ multiprocessing and asyncio: no Textual, no engine internals.
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.context
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, cast
+
+if TYPE_CHECKING:
+    from multiprocessing.context import ForkContext, SpawnContext
+
+    StartContext = ForkContext | SpawnContext
 
 
 class HazardResult(Protocol):
@@ -52,7 +56,7 @@ class Experiment:
     """Run both variants; ``run(True)`` uses the quick sizes the tests use."""
 
 
-def mp_context() -> multiprocessing.context.BaseContext:
+def mp_context() -> StartContext:
     """The start method for an experiment's child processes.
 
     fork is fast and lets a child run a function defined anywhere, but forking a process
@@ -61,13 +65,13 @@ def mp_context() -> multiprocessing.context.BaseContext:
     """
     methods = multiprocessing.get_all_start_methods()
     if "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+        return cast("StartContext", multiprocessing.get_context("fork"))
+    return spawn_context()
 
 
-def spawn_context() -> multiprocessing.context.BaseContext:
+def spawn_context() -> StartContext:
     """A fresh interpreter per child: what a Python process costs, with nothing shared."""
-    return multiprocessing.get_context("spawn")
+    return cast("StartContext", multiprocessing.get_context("spawn"))
 
 
 def fmt_s(seconds: float) -> str:

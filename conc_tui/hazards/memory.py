@@ -115,7 +115,8 @@ class MemoryResult:
         return (
             f"Holding the same data, {b.workers} processes used {fmt_bytes(b.total_bytes)} "
             f"({self.measure.upper()}, {fmt_bytes(b.per_worker_bytes)} each, an idle "
-            f"interpreter with this module loaded being {fmt_bytes(self.idle_interpreter_bytes)}), against "
+            f"interpreter with this module loaded being "
+            f"{fmt_bytes(self.idle_interpreter_bytes)}), against "
             f"{fmt_bytes(f.total_bytes)} for {f.workers} threads and "
             f"{fmt_bytes(t.total_bytes)} for {t.workers} asyncio tasks in one process: "
             f"{b.total_bytes / max(1, f.total_bytes):.1f}× the threads' memory."
@@ -185,5 +186,3 @@ def run(quick: bool = False) -> MemoryResult:
         fixed=results["thread"],
         tasks=results["async"],
     )
-
-

@@ -84,11 +84,12 @@ class RaceResult:
             )
         else:
             first = f"{b.workers} threads happened to lose none of {b.expected:,} updates this run"
+        private = self.processes_private
         return (
-            f"{first}, and lost {f.lost:,} with one, at the price of {fmt_s(wait)} the threads spent in all "
-            f"waiting for it; {self.processes_private.workers} processes with their own "
-            f"counters lost {self.processes_private.lost:,}, but {shared.workers} sharing "
-            f"one multiprocessing.Value without its lock lost {shared.lost:,} of "
+            f"{first}, and lost {f.lost:,} with one, at the price of {fmt_s(wait)} the "
+            f"threads spent in all waiting for it; {private.workers} processes with their "
+            f"own counters lost {private.lost:,}, but {shared.workers} sharing one "
+            f"multiprocessing.Value without its lock lost {shared.lost:,} of "
             f"{shared.expected:,}."
         )
 
