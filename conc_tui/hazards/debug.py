@@ -218,6 +218,9 @@ async def _program(records: int, awaits_its_tasks: bool, parsed: list[int]) -> s
 
 
 async def _observed(records: int, awaits_its_tasks: bool) -> DebugRun:
+    main = asyncio.current_task()
+    if main is not None:
+        main.set_name("main")  # asyncio.run calls it Task-1; the view shows this name
     view = TaskView()
     stop = asyncio.Event()
     began = time.perf_counter()
