@@ -200,8 +200,9 @@ def test_a_blocking_call_stalls_every_task_for_its_duration() -> None:
 
 def test_to_thread_keeps_the_loop_running() -> None:
     run = blocked_loop.run_loop(blocking=False, tasks=20, block_s=0.3)
-    assert run.max_lag_s < run.block_s / 2
+    assert run.max_lag_s < run.block_s
     assert run.tasks_progressed_during_block == 20
+    assert run.round_trips_during_block >= 20
 
 
 # --- overhead ---------------------------------------------------------------------------
