@@ -203,7 +203,7 @@ def spin_processes(workers: int, seconds: float) -> SwitchRun:
     return _summarize("processes", workers, seconds, samples)
 
 
-def _ping_pong(round_trip: Callable[[int], object], rounds: int) -> float:
+def _ping_pong(round_trip: Callable[[int], None], rounds: int) -> float:
     began = time.perf_counter()
     for n in range(rounds):
         round_trip(n)
@@ -221,7 +221,12 @@ def thread_handoff_us(rounds: int) -> float:
 
     partner = threading.Thread(target=echo, daemon=True)
     partner.start()
-    elapsed = min(_ping_pong(lambda n: (ping.put(n), pong.get()), rounds) for _ in range(BATCHES))
+
+    def round_trip(n: int) -> None:
+        ping.put(n)
+        pong.get()
+
+    elapsed = min(_ping_pong(round_trip, rounds) for _ in range(BATCHES))
     ping.put(-1)
     partner.join()
     return elapsed / (2 * rounds) * 1e6
@@ -240,7 +245,12 @@ def process_handoff_us(rounds: int) -> float:
     partner.start()
     here.send(0)
     here.recv()  # the partner is up: its start-up is not a hand-off
-    elapsed = min(_ping_pong(lambda n: (here.send(n), here.recv()), rounds) for _ in range(BATCHES))
+
+    def round_trip(n: int) -> None:
+        here.send(n)
+        here.recv()
+
+    elapsed = min(_ping_pong(round_trip, rounds) for _ in range(BATCHES))
     here.send(-1)
     partner.join(timeout=10)
     if partner.is_alive():
