@@ -9,9 +9,11 @@ thread or process behind.
 from __future__ import annotations
 
 import ast
+import asyncio
 import dataclasses
 import json
 import multiprocessing
+import os
 import re
 import sys
 import threading
@@ -367,3 +369,118 @@ def test_every_figure_is_documented(module: Any) -> None:
     result_class = typing.get_type_hints(module.run)["return"]
     missing = {n for n in _field_names(result_class) if f"`{n}`" not in section}
     assert not missing, f"{name}: fields not in docs/demo-schema.md: {sorted(missing)}"
+
+
+# --- the hazard screen ------------------------------------------------------------------
+
+
+def _app() -> Any:
+    from conc_tui.app import ConcApp
+    from conc_tui.demo import FakeController
+
+    class NoCores:
+        def sample(self) -> tuple[float, ...]:
+            return (0.0, 0.0)
+
+        def history(self) -> tuple[tuple[float, ...], ...]:
+            return ((0.0, 0.0),)
+
+    return ConcApp(controller_factory=lambda: FakeController(interval=0.5), core_sampler=NoCores())
+
+
+def _text(renderable: Any) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_h_opens_the_lab_which_runs_an_experiment_and_shows_both_variants() -> None:
+    from textual.widgets import OptionList, Static
+
+    from conc_tui.screens.hazards import HazardScreen, experiment_view
+
+    async def scenario() -> None:
+        app = _app()
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.press("h")
+            screen = app.screen
+            assert isinstance(screen, HazardScreen)
+            screen.quick = True
+            options = screen.query_one(OptionList)
+            names = [options.get_option_at_index(i).id for i in range(options.option_count)]
+            assert tuple(names) == registry.NAMES
+            options.highlighted = registry.NAMES.index("debug")
+            await pilot.pause()
+            body = screen.query_one("#hazard-body", Static)
+            assert "Hard to debug" in _text(body.content)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert screen.running == "debug"
+            deadline = time.monotonic() + 60
+            while "debug" not in screen.outcomes and time.monotonic() < deadline:
+                await pilot.pause(0.1)
+            outcome = screen.outcomes["debug"]
+            assert outcome.error is None and outcome.document is not None
+            assert outcome.document["schema"] == SCHEMA and outcome.document["quick"]
+            await pilot.pause()
+            shown = _text(body.content)
+            assert shown == _text(experiment_view(registry.get("debug"), outcome, None))
+            assert "broken" in shown and "fixed" in shown
+            assert "hazard shown: yes · fixed variant clean: yes" in shown
+            assert "record 5 is malformed" in shown
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HazardScreen)
+
+    asyncio.run(scenario())
+
+
+def test_closing_the_lab_kills_a_running_experiment() -> None:
+    from conc_tui.screens.hazards import HazardScreen
+
+    async def scenario() -> None:
+        app = _app()
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.press("h")
+            screen = app.screen
+            assert isinstance(screen, HazardScreen)
+            screen.query_one("#hazard-list").highlighted = registry.NAMES.index("switching")
+            await pilot.press("enter")
+            await pilot.pause(1.0)
+            assert screen.running == "switching"
+            me = psutil.Process()
+            assert me.children(), "the experiment runs in a child process"
+            began = time.monotonic()
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HazardScreen)
+            while me.children(recursive=True) and time.monotonic() - began < 10:
+                await pilot.pause(0.1)
+            assert me.children(recursive=True) == []
+            assert time.monotonic() - began < 5
+
+    asyncio.run(scenario())
+
+
+def test_quitting_with_an_experiment_running_leaves_no_process() -> None:
+    from conc_tui.screens.hazards import HazardScreen
+
+    async def scenario() -> float:
+        app = _app()
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.press("h")
+            screen = app.screen
+            assert isinstance(screen, HazardScreen)
+            screen.query_one("#hazard-list").highlighted = registry.NAMES.index("memory")
+            await pilot.press("enter")
+            await pilot.pause(0.5)
+            assert psutil.Process().children()
+            began = time.monotonic()
+            await pilot.press("q")
+        return time.monotonic() - began
+
+    assert asyncio.run(scenario()) < 10
+    deadline = time.monotonic() + 5
+    while psutil.Process().children(recursive=True) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert psutil.Process().children(recursive=True) == []
