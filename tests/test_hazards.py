@@ -53,6 +53,10 @@ def _helper_process(process: psutil.Process) -> bool:
         return True  # already gone
 
 
+def _children() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children(recursive=True) if not _helper_process(p)]
+
+
 @pytest.fixture(autouse=True)
 def _nothing_left_behind() -> Iterator[None]:
     before = set(threading.enumerate())
@@ -60,7 +64,7 @@ def _nothing_left_behind() -> Iterator[None]:
     deadline = time.monotonic() + 5
     while True:
         threads = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        children = [p for p in psutil.Process().children(recursive=True) if not _helper_process(p)]
+        children = _children()
         if not threads and not children or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -449,14 +453,13 @@ def test_closing_the_lab_kills_a_running_experiment() -> None:
             await pilot.press("enter")
             await pilot.pause(1.0)
             assert screen.running == "switching"
-            me = psutil.Process()
-            assert me.children(), "the experiment runs in a child process"
+            assert _children(), "the experiment runs in a child process"
             began = time.monotonic()
             await pilot.press("escape")
             assert not isinstance(app.screen, HazardScreen)
-            while me.children(recursive=True) and time.monotonic() - began < 10:
+            while _children() and time.monotonic() - began < 10:
                 await pilot.pause(0.1)
-            assert me.children(recursive=True) == []
+            assert _children() == []
             assert time.monotonic() - began < 5
 
     asyncio.run(scenario())
@@ -474,13 +477,13 @@ def test_quitting_with_an_experiment_running_leaves_no_process() -> None:
             screen.query_one("#hazard-list").highlighted = registry.NAMES.index("memory")
             await pilot.press("enter")
             await pilot.pause(0.5)
-            assert psutil.Process().children()
+            assert _children()
             began = time.monotonic()
             await pilot.press("q")
         return time.monotonic() - began
 
     assert asyncio.run(scenario()) < 10
     deadline = time.monotonic() + 5
-    while psutil.Process().children(recursive=True) and time.monotonic() < deadline:
+    while _children() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert psutil.Process().children(recursive=True) == []
+    assert _children() == []
