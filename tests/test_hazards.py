@@ -441,6 +441,8 @@ def test_h_opens_the_lab_which_runs_an_experiment_and_shows_both_variants() -> N
 
 
 def test_closing_the_lab_kills_a_running_experiment() -> None:
+    from textual.widgets import OptionList
+
     from conc_tui.screens.hazards import HazardScreen
 
     async def scenario() -> None:
@@ -449,7 +451,8 @@ def test_closing_the_lab_kills_a_running_experiment() -> None:
             await pilot.press("h")
             screen = app.screen
             assert isinstance(screen, HazardScreen)
-            screen.query_one("#hazard-list").highlighted = registry.NAMES.index("switching")
+            options = screen.query_one("#hazard-list", OptionList)
+            options.highlighted = registry.NAMES.index("switching")
             await pilot.press("enter")
             await pilot.pause(1.0)
             assert screen.running == "switching"
@@ -466,6 +469,8 @@ def test_closing_the_lab_kills_a_running_experiment() -> None:
 
 
 def test_quitting_with_an_experiment_running_leaves_no_process() -> None:
+    from textual.widgets import OptionList
+
     from conc_tui.screens.hazards import HazardScreen
 
     async def scenario() -> float:
@@ -474,7 +479,8 @@ def test_quitting_with_an_experiment_running_leaves_no_process() -> None:
             await pilot.press("h")
             screen = app.screen
             assert isinstance(screen, HazardScreen)
-            screen.query_one("#hazard-list").highlighted = registry.NAMES.index("memory")
+            options = screen.query_one("#hazard-list", OptionList)
+            options.highlighted = registry.NAMES.index("memory")
             await pilot.press("enter")
             await pilot.pause(0.5)
             assert _children()
