@@ -41,6 +41,15 @@ class HazardDone(Message):
     outcome: Outcome
 
 
+def _item(item: dict[str, Any]) -> str:
+    if {"worker", "holds", "waits_for", "held_by"} <= set(item):
+        held = ", ".join(item["holds"]) or "nothing"
+        return f"{item['worker']} holds {held}, waits for {item['waits_for']} ({item['held_by']})"
+    return "  ".join(
+        ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for v in item.values()
+    )
+
+
 def _cell(value: Any) -> RenderableType:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -48,7 +57,7 @@ def _cell(value: Any) -> RenderableType:
         if not value:
             return "—"
         if isinstance(value[0], dict):
-            return Text("\n".join("  ".join(str(v) for v in item.values()) for item in value))
+            return Text("\n".join(_item(item) for item in value))
         return ", ".join(str(item) for item in value)
     if value is None:
         return "—"
@@ -127,7 +136,7 @@ class HazardScreen(ModalScreen[None]):
         background: $surface;
     }
     HazardScreen OptionList {
-        width: 26;
+        width: 18;
         height: 100%;
     }
     HazardScreen VerticalScroll {
