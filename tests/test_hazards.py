@@ -493,3 +493,31 @@ def test_quitting_with_an_experiment_running_leaves_no_process() -> None:
     while _children() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _children() == []
+
+
+def test_the_lab_draws_the_wait_for_cycle() -> None:
+    from conc_tui.screens.hazards import cycle_lines
+
+    edges = [
+        {"worker": "A", "holds": ["lock-1"], "waits_for": "lock-2", "held_by": "B"},
+        {"worker": "B", "holds": ["lock-2"], "waits_for": "lock-1", "held_by": "A"},
+    ]
+    figures = {"broken": {"kind": "threads", "cycle": edges}, "fixed": {"cycle": []}}
+    assert [line.plain for line in cycle_lines(figures)] == [
+        "threads wait-for cycle: A waits for lock-2 held by B, which waits for lock-1 "
+        "held by A (back to the start)"
+    ]
+
+
+def test_the_lab_is_in_the_command_palette() -> None:
+    from conc_tui.screens.hazards import HazardScreen
+
+    async def scenario() -> None:
+        app = _app()
+        async with app.run_test(size=(140, 40)) as pilot:
+            commands = {c.title: c for c in app.get_system_commands(app.screen)}
+            commands["Hazard lab"].callback()
+            await pilot.pause()
+            assert isinstance(app.screen, HazardScreen)
+
+    asyncio.run(scenario())

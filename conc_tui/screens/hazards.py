@@ -64,6 +64,20 @@ def _cell(value: Any) -> RenderableType:
     return str(value)
 
 
+def cycle_lines(data: dict[str, Any]) -> list[Text]:
+    """Each wait-for cycle in the figures, drawn as the chain of waits it is."""
+    lines = []
+    for key, variant in data.items():
+        edges = variant.get("cycle") if isinstance(variant, dict) else None
+        if not edges:
+            continue
+        waits = [f"{edge['waits_for']} held by {edge['held_by']}" for edge in edges]
+        text = f"{edges[0]['worker']} waits for " + ", which waits for ".join(waits)
+        label = f"{variant.get('kind', key)} wait-for cycle: "
+        lines.append(Text.assemble((label, "bold red"), text, " (back to the start)"))
+    return lines
+
+
 def figures_table(data: dict[str, Any]) -> Table:
     """The variants (every dict-valued figure) as columns, their fields as rows."""
     variants = [key for key, value in data.items() if isinstance(value, dict)]
@@ -102,6 +116,7 @@ def experiment_view(
         data: dict[str, Any] = document["figures"]
         scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
         parts.append(figures_table(data))
+        parts += cycle_lines(data)
         for key, value in scalars.items():
             if not isinstance(value, (list, tuple)) or value:
                 parts.append(
