@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import psutil
@@ -90,6 +91,9 @@ class SweepPoint:
     """Microseconds of work per task, measured serially."""
     serial_s: float
     processes_s: float
+    """On processes, one task per message."""
+    processes_chunked_s: float
+    """On processes, in chunks (four per worker)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,8 @@ class OverheadResult:
     sweep: tuple[SweepPoint, ...]
     break_even_us: float | None
     """Work per task from which processes beat serial (chunksize 1); None if not reached."""
+    break_even_chunked_us: float | None
+    """The same with chunks; None if not reached."""
 
     @property
     def hazard_shown(self) -> bool:
@@ -131,10 +137,15 @@ class OverheadResult:
             if b.bytes_written_per_task is not None
             else f"{fmt_bytes(self.pickled_bytes_per_task)} pickled per task"
         )
+
+        def reached(value: float | None) -> str:
+            return f"{value:.0f} µs" if value is not None else "never"
+
+        largest = self.sweep[-1].work_us
         even = (
-            f"processes beat the loop from about {self.break_even_us:.0f} µs of work per task"
-            if self.break_even_us is not None
-            else f"processes never beat the loop up to {self.sweep[-1].work_us:.0f} µs per task"
+            f"processes beat the loop from {reached(self.break_even_us)} of work per task "
+            f"one by one and from {reached(self.break_even_chunked_us)} in chunks "
+            f"(tried up to {largest:.0f} µs)"
         )
         return (
             f"{self.tasks:,} tasks of {self.work_us:.1f} µs took {self.serial_s:.3f} s in a loop "
@@ -157,16 +168,33 @@ def _serial(tasks: Sequence[Task]) -> float:
     return _timed(lambda: [work(task) for task in tasks])
 
 
-def _sweep(pool: Any, count: int) -> tuple[tuple[SweepPoint, ...], float | None]:
+def _chunksize(count: int, workers: int) -> int:
+    # Four chunks per worker: few messages, yet a slow worker does not hold up the end.
+    return max(1, math.ceil(count / (workers * 4)))
+
+
+def _sweep(
+    pool: Any, count: int, workers: int
+) -> tuple[tuple[SweepPoint, ...], float | None, float | None]:
+    """Grow the task until processes beat the loop, one task per message and in chunks."""
     points: list[SweepPoint] = []
+    single: float | None = None
+    chunked: float | None = None
+    size = _chunksize(count, workers)
     for units in SWEEP_UNITS:
         tasks = make_tasks(count, units)
         serial = _serial(tasks)
-        processes = _timed(lambda t=tasks: pool.map(work, t, chunksize=1))  # type: ignore[misc]
-        points.append(SweepPoint(units, serial / count * 1e6, serial, processes))
-        if processes < serial:
-            return tuple(points), serial / count * 1e6
-    return tuple(points), None
+        one = _timed(partial(pool.map, work, tasks, chunksize=1))
+        many = _timed(partial(pool.map, work, tasks, chunksize=size))
+        work_us = serial / count * 1e6
+        points.append(SweepPoint(units, work_us, serial, one, many))
+        if single is None and one < serial:
+            single = work_us
+        if chunked is None and many < serial:
+            chunked = work_us
+        if single is not None and chunked is not None:
+            break
+    return tuple(points), single, chunked
 
 
 def run(quick: bool = False, workers: int | None = None) -> OverheadResult:
@@ -188,8 +216,10 @@ def run(quick: bool = False, workers: int | None = None) -> OverheadResult:
         startup = time.perf_counter() - began
         broken = _pool_map(pool, tasks, 1)
         crossing = _timed(lambda: pool.map(work, empty, chunksize=1)) / count * 1e6
-        fixed = _pool_map(pool, tasks, max(1, math.ceil(count / (workers * 4))))
-        sweep, break_even = _sweep(pool, QUICK_SWEEP_TASKS if quick else SWEEP_TASKS)
+        fixed = _pool_map(pool, tasks, _chunksize(count, workers))
+        sweep, break_even, break_even_chunked = _sweep(
+            pool, QUICK_SWEEP_TASKS if quick else SWEEP_TASKS, workers
+        )
     finally:
         pool.close()
         pool.join()
@@ -207,4 +237,5 @@ def run(quick: bool = False, workers: int | None = None) -> OverheadResult:
         fixed=fixed,
         sweep=sweep,
         break_even_us=break_even,
+        break_even_chunked_us=break_even_chunked,
     )
