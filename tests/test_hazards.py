@@ -297,6 +297,16 @@ def test_unknown_demo_is_one_line_and_status_2(capsys: pytest.CaptureFixture[str
     assert "unknown experiment 'livelock'; choose one of: race, deadlock" in err
 
 
+def test_demo_text_puts_the_variants_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["demo", "deadlock", "--quick"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if "broken" in line and "fixed" in line)
+    assert header.split() == ["broken", "fixed", "processes", "broken", "processes", "fixed"]
+    cycle = next(line for line in out.splitlines() if line.strip().startswith("cycle"))
+    assert "A holds lock-1, waits for lock-2 (B)" in cycle
+    assert out.rstrip().splitlines()[-1].startswith("Two threads taking two locks")
+
+
 def _documented_envelope() -> dict[str, str]:
     text = SCHEMA_DOC.read_text()
     section = text.split("## `conc-tui/demo/1`", 1)[1].split("\n## ", 1)[0]

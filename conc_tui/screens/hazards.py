@@ -29,6 +29,7 @@ from textual.widgets.option_list import Option
 from conc_tui.hazards import registry
 from conc_tui.hazards.base import Experiment
 from conc_tui.hazards.isolated import Outcome, run_isolated
+from conc_tui.hazards.report import cell_lines
 
 TICK_S = 0.25
 """How often the elapsed time of a running experiment is redrawn."""
@@ -41,27 +42,8 @@ class HazardDone(Message):
     outcome: Outcome
 
 
-def _item(item: dict[str, Any]) -> str:
-    if {"worker", "holds", "waits_for", "held_by"} <= set(item):
-        held = ", ".join(item["holds"]) or "nothing"
-        return f"{item['worker']} holds {held}, waits for {item['waits_for']} ({item['held_by']})"
-    return "  ".join(
-        ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for v in item.values()
-    )
-
-
 def _cell(value: Any) -> RenderableType:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (list, tuple)):
-        if not value:
-            return "—"
-        if isinstance(value[0], dict):
-            return Text("\n".join(_item(item) for item in value))
-        return ", ".join(str(item) for item in value)
-    if value is None:
-        return "—"
-    return str(value)
+    return Text("\n".join(cell_lines(value)))
 
 
 def cycle_lines(data: dict[str, Any]) -> list[Text]:
@@ -119,9 +101,8 @@ def experiment_view(
         parts += cycle_lines(data)
         for key, value in scalars.items():
             if not isinstance(value, (list, tuple)) or value:
-                parts.append(
-                    Text.assemble((f"{key.replace('_', ' ')}: ", "dim"), str(_cell(value)))
-                )
+                text = " · ".join(cell_lines(value))
+                parts.append(Text.assemble((f"{key.replace('_', ' ')}: ", "dim"), text))
         verdict = (
             f"hazard shown: {'yes' if document['hazard_shown'] else 'no'} · fixed variant "
             f"clean: {'yes' if document['fixed_clean'] else 'no'} · {document['elapsed_s']:.1f} s"
