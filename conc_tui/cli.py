@@ -704,12 +704,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     import time
 
     from conc_tui.hazards import registry
-    from conc_tui.hazards.report import demo_document, format_demo, format_list
+    from conc_tui.hazards.base import report_steps
+    from conc_tui.hazards.report import STEP_PREFIX, demo_document, format_demo, format_list
 
     if args.name is None:
         print(format_list(registry.EXPERIMENTS))
         return EXIT_OK
     experiment = registry.get(args.name)
+    # Steps go to stderr, like bench's progress, so stdout carries only the result.
+    report_steps(lambda text: print(f"{STEP_PREFIX}{text}", file=sys.stderr, flush=True))
     began = time.perf_counter()
     result = experiment.run(args.quick)
     elapsed = time.perf_counter() - began

@@ -324,7 +324,12 @@ JSON_TYPES: dict[str, type | tuple[type, ...]] = {
 
 def test_demo_json_matches_the_documented_fields(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["demo", "debug", "--json", "--quick"]) == 0
-    document = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert err.splitlines() == [
+        "demo: broken: consumers never awaited",
+        "demo: fixed: consumers awaited with asyncio.gather",
+    ]
     documented = _documented_envelope()
     assert set(document) == set(documented)
     for name, kind in documented.items():
@@ -451,7 +456,7 @@ def test_h_opens_the_lab_which_runs_an_experiment_and_shows_both_variants() -> N
 
 
 def test_closing_the_lab_kills_a_running_experiment() -> None:
-    from textual.widgets import OptionList
+    from textual.widgets import OptionList, Static
 
     from conc_tui.screens.hazards import HazardScreen
 
@@ -464,8 +469,13 @@ def test_closing_the_lab_kills_a_running_experiment() -> None:
             options = screen.query_one("#hazard-list", OptionList)
             options.highlighted = registry.NAMES.index("switching")
             await pilot.press("enter")
-            await pilot.pause(1.0)
+            deadline = time.monotonic() + 20
+            while not screen.steps and time.monotonic() < deadline:
+                await pilot.pause(0.1)
             assert screen.running == "switching"
+            assert screen.steps[0].startswith("broken: ") and "threads spinning" in screen.steps[0]
+            body = _text(screen.query_one("#hazard-body", Static).content)
+            assert f"▶ {screen.steps[-1]}" in body
             assert _children(), "the experiment runs in a child process"
             began = time.monotonic()
             await pilot.press("escape")

@@ -56,6 +56,25 @@ class Experiment:
     """Run both variants; ``run(True)`` uses the quick sizes the tests use."""
 
 
+_on_step: Callable[[str], None] | None = None
+
+
+def report_steps(callback: Callable[[str], None] | None) -> None:
+    """Have every experiment announce each variant as it starts (None: stay quiet).
+
+    The ``demo`` command sends the announcements to stderr, where the app's hazard
+    screen reads them to say which variant is running.
+    """
+    global _on_step
+    _on_step = callback
+
+
+def step(text: str) -> None:
+    """Announce that a variant starts."""
+    if _on_step is not None:
+        _on_step(text)
+
+
 def mp_context() -> StartContext:
     """The start method for an experiment's child processes.
 

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from conc_tui.hazards.base import fmt_s
+from conc_tui.hazards.base import fmt_s, step
 
 TASKS = 50
 BLOCK_S = 1.0
@@ -196,8 +196,8 @@ def run_loop(*, blocking: bool, tasks: int = TASKS, block_s: float = BLOCK_S) ->
 def run(quick: bool = False) -> BlockedLoopResult:
     """The blocking wait, then the same wait handed to a thread."""
     block_s = QUICK_BLOCK_S if quick else BLOCK_S
-    return BlockedLoopResult(
-        wait_kind=WAIT_KIND,
-        broken=run_loop(blocking=True, block_s=block_s),
-        fixed=run_loop(blocking=False, block_s=block_s),
-    )
+    step(f"broken: time.sleep({block_s:g}) in one of {TASKS + 1} tasks")
+    broken = run_loop(blocking=True, block_s=block_s)
+    step(f"fixed: await asyncio.to_thread(time.sleep, {block_s:g})")
+    fixed = run_loop(blocking=False, block_s=block_s)
+    return BlockedLoopResult(wait_kind=WAIT_KIND, broken=broken, fixed=fixed)

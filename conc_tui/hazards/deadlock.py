@@ -22,7 +22,7 @@ from collections.abc import MutableSequence, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conc_tui.hazards.base import fmt_s, mp_context
+from conc_tui.hazards.base import fmt_s, mp_context, step
 
 LOCK_NAMES = ("lock-1", "lock-2")
 WORKER_NAMES = ("A", "B")
@@ -337,11 +337,19 @@ def run_processes(*, opposite: bool, rounds: int) -> DeadlockRun:
 def run(quick: bool = False) -> DeadlockResult:
     """Threads then processes, each broken (opposite order) then fixed (one order)."""
     rounds = QUICK_ROUNDS if quick else ROUNDS
+    step("broken: two threads, locks in opposite order")
+    broken = run_threads(opposite=True, rounds=rounds)
+    step("fixed: two threads, one lock order")
+    fixed = run_threads(opposite=False, rounds=rounds)
+    step("broken: two processes, locks in opposite order")
+    processes_broken = run_processes(opposite=True, rounds=rounds)
+    step("fixed: two processes, one lock order")
+    processes_fixed = run_processes(opposite=False, rounds=rounds)
     return DeadlockResult(
-        broken=run_threads(opposite=True, rounds=rounds),
-        fixed=run_threads(opposite=False, rounds=rounds),
-        processes_broken=run_processes(opposite=True, rounds=rounds),
-        processes_fixed=run_processes(opposite=False, rounds=rounds),
+        broken=broken,
+        fixed=fixed,
+        processes_broken=processes_broken,
+        processes_fixed=processes_fixed,
         instrument=(
             f"locks taken with acquire(timeout={POLL_S}) in a loop that publishes who holds "
             f"and who waits for each lock; a wait-for cycle standing {CONFIRM_S} s with no "

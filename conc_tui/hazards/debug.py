@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from conc_tui.hazards.base import step
+
 RECORDS = 20
 QUICK_RECORDS = 8
 BAD_RECORD = 5
@@ -269,6 +271,11 @@ def run(quick: bool = False) -> DebugResult:
             f"{SAMPLE_EVERY_S * 1000:.0f} ms: Task.get_stack() for the suspended frame, "
             "cr_await for the chain below it; finished tasks are remembered by the view"
         ),
-        broken=run_program(awaits_its_tasks=False, records=records),
-        fixed=run_program(awaits_its_tasks=True, records=records),
+        broken=_stepped("broken: consumers never awaited", False, records),
+        fixed=_stepped("fixed: consumers awaited with asyncio.gather", True, records),
     )
+
+
+def _stepped(text: str, awaits_its_tasks: bool, records: int) -> DebugRun:
+    step(text)
+    return run_program(awaits_its_tasks=awaits_its_tasks, records=records)

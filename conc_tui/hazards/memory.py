@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from conc_tui.hazards.base import fmt_bytes, spawn_context
+from conc_tui.hazards.base import fmt_bytes, spawn_context, step
 
 WORKERS = 4
 QUICK_WORKERS = 2
@@ -171,9 +171,12 @@ def _measure(model: str, workers: int) -> tuple[int, int, str]:
 def run(quick: bool = False) -> MemoryResult:
     """Measure an idle interpreter, then processes, threads and tasks holding the data."""
     workers = QUICK_WORKERS if quick else WORKERS
+    step("an idle interpreter, for reference")
     idle, _, measure = _measure("idle", 1)
     results: dict[str, ModelMemory] = {}
+    labels = {"process": "broken: processes", "thread": "fixed: threads", "async": "fixed: tasks"}
     for model in ("process", "thread", "async"):
+        step(f"{labels[model]}, {workers} holding the same data")
         total, processes, _ = _measure(model, workers)
         # A process's worker is the whole interpreter; a thread or task is what it adds
         # to the one interpreter they share.

@@ -25,7 +25,7 @@ from typing import Any
 
 import psutil
 
-from conc_tui.hazards.base import fmt_bytes, mp_context
+from conc_tui.hazards.base import fmt_bytes, mp_context, step
 
 Task = tuple[int, bytes]
 """(loop iterations of work, a payload record)."""
@@ -43,8 +43,8 @@ def work(task: Task) -> int:
     """The task: a pure-Python loop of ``task[0]`` steps over its payload's length."""
     units, payload = task
     acc = len(payload)
-    for step in range(units):
-        acc = (acc * 31 + step) & 0xFFFF
+    for n in range(units):
+        acc = (acc * 31 + n) & 0xFFFF
     return acc
 
 
@@ -204,6 +204,7 @@ def run(quick: bool = False, workers: int | None = None) -> OverheadResult:
     tasks = make_tasks(count, TINY_UNITS)
     empty = [(0, payload) for _, payload in tasks]
     pickled = sum(len(pickle.dumps(task)) for task in tasks) / count
+    step(f"{count:,} tiny tasks in a loop, then on {workers} threads")
     serial = _serial(tasks)
     with ThreadPoolExecutor(workers) as threads:
         threads_s = _timed(lambda: list(threads.map(work, tasks)))
@@ -214,9 +215,12 @@ def run(quick: bool = False, workers: int | None = None) -> OverheadResult:
         # Start-up counts until every worker has answered once, not only until fork.
         pool.map(_noop, range(workers), chunksize=1)
         startup = time.perf_counter() - began
+        step(f"broken: {workers} processes, one task per message")
         broken = _pool_map(pool, tasks, 1)
         crossing = _timed(lambda: pool.map(work, empty, chunksize=1)) / count * 1e6
+        step(f"fixed: chunksize {_chunksize(count, workers)}")
         fixed = _pool_map(pool, tasks, _chunksize(count, workers))
+        step("bigger and bigger tasks, until processes win")
         sweep, break_even, break_even_chunked = _sweep(
             pool, QUICK_SWEEP_TASKS if quick else SWEEP_TASKS, workers
         )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
-from conc_tui.hazards.base import fmt_s, mp_context
+from conc_tui.hazards.base import fmt_s, mp_context, step
 
 YIELD_POINT = "time.sleep(0) between the read and the write (it releases the GIL)"
 THREADS = 4
@@ -223,11 +223,19 @@ def run(quick: bool = False) -> RaceResult:
     """Run the four counters one after the other and return what each lost."""
     increments = QUICK_INCREMENTS if quick else INCREMENTS
     proc_increments = QUICK_PROCESS_INCREMENTS if quick else PROCESS_INCREMENTS
+    step("broken: threads, shared counter, no lock")
+    broken = count_with_threads(THREADS, increments, locked=False)
+    step("fixed: threads, shared counter, a lock")
+    fixed = count_with_threads(THREADS, increments, locked=True)
+    step("beside: processes, each its own counter")
+    private = count_with_processes(PROCESSES, proc_increments, shared=False)
+    step("beside: processes sharing a Value, without its lock")
+    shared = count_with_processes(PROCESSES, proc_increments, shared=True)
     return RaceResult(
         yield_point=YIELD_POINT,
-        broken=count_with_threads(THREADS, increments, locked=False),
-        fixed=count_with_threads(THREADS, increments, locked=True),
-        processes_private=count_with_processes(PROCESSES, proc_increments, shared=False),
-        processes_shared_unlocked=count_with_processes(PROCESSES, proc_increments, shared=True),
+        broken=broken,
+        fixed=fixed,
+        processes_private=private,
+        processes_shared_unlocked=shared,
         start_method=mp_context().get_start_method(),
     )

@@ -15,6 +15,8 @@ from typing import Any
 from conc_tui.hazards.base import Experiment, HazardResult
 
 SCHEMA = "conc-tui/demo/1"
+STEP_PREFIX = "demo: "
+"""How ``conc-tui demo`` marks the step announcements it writes to stderr."""
 
 
 def figures(result: HazardResult) -> dict[str, Any]:

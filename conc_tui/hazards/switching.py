@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from conc_tui.hazards.base import mp_context
+from conc_tui.hazards.base import mp_context, step
 
 SPIN_S = 1.0
 QUICK_SPIN_S = 0.3
@@ -266,12 +266,22 @@ def run(quick: bool = False) -> SwitchingResult:
     seconds = QUICK_SPIN_S if quick else SPIN_S
     cores = os.cpu_count() or 1
     rounds = QUICK_PING_PONGS if quick else PING_PONGS
+    many = cores * OVERSUBSCRIBE
+    step(f"broken: {many} threads spinning on {cores} cores")
+    broken = spin_threads(many, seconds)
+    step(f"fixed: {cores} threads")
+    fixed = spin_threads(cores, seconds)
+    step(f"broken: {many} processes")
+    processes_broken = spin_processes(many, seconds)
+    step(f"fixed: {cores} processes")
+    processes_fixed = spin_processes(cores, seconds)
+    step("the cost of one hand-off, threads then processes")
     return SwitchingResult(
         cores=cores,
-        broken=spin_threads(cores * OVERSUBSCRIBE, seconds),
-        fixed=spin_threads(cores, seconds),
-        processes_broken=spin_processes(cores * OVERSUBSCRIBE, seconds),
-        processes_fixed=spin_processes(cores, seconds),
+        broken=broken,
+        fixed=fixed,
+        processes_broken=processes_broken,
+        processes_fixed=processes_fixed,
         thread_handoff_us=thread_handoff_us(rounds),
         process_handoff_us=process_handoff_us(rounds),
     )

@@ -36,6 +36,14 @@ TICK_S = 0.25
 
 
 @dataclass
+class HazardStep(Message):
+    """The running experiment started another variant (posted from a reader thread)."""
+
+    name: str
+    text: str
+
+
+@dataclass
 class HazardDone(Message):
     """An experiment's outcome arrived (posted from the worker thread)."""
 
@@ -77,7 +85,10 @@ def figures_table(data: dict[str, Any]) -> Table:
 
 
 def experiment_view(
-    experiment: Experiment, outcome: Outcome | None, running_s: float | None
+    experiment: Experiment,
+    outcome: Outcome | None,
+    running_s: float | None,
+    steps: tuple[str, ...] = (),
 ) -> RenderableType:
     """Everything the right-hand side shows for one experiment."""
     parts: list[RenderableType] = [
@@ -88,7 +99,10 @@ def experiment_view(
         Text(""),
     ]
     if running_s is not None:
-        parts.append(Text(f"running, broken then fixed… {running_s:.1f} s", style="italic"))
+        parts.append(Text(f"running for {running_s:.1f} s", style="italic"))
+        for n, text in enumerate(steps):
+            mark = "▶ " if n == len(steps) - 1 else "✓ "
+            parts.append(Text(mark + text, style="bold" if mark == "▶ " else "dim"))
     elif outcome is None:
         parts.append(Text("Enter runs it (each takes a few seconds).", style="dim"))
     elif outcome.document is None:
@@ -147,6 +161,8 @@ class HazardScreen(ModalScreen[None]):
         """Run the small sizes (the tests do); the app runs the default ones."""
         self.outcomes: dict[str, Outcome] = {}
         self.running: str | None = None
+        self.steps: tuple[str, ...] = ()
+        """The running experiment's steps so far, the current one last."""
         self._started = 0.0
         self._cancel = threading.Event()
 
@@ -178,7 +194,8 @@ class HazardScreen(ModalScreen[None]):
         experiment = self.selected
         running = time.monotonic() - self._started if self.running == experiment.name else None
         body = self.query_one("#hazard-body", Static)
-        body.update(experiment_view(experiment, self.outcomes.get(experiment.name), running))
+        outcome = self.outcomes.get(experiment.name)
+        body.update(experiment_view(experiment, outcome, running, self.steps))
 
     def _tick(self) -> None:
         if self.running is not None:
@@ -195,6 +212,7 @@ class HazardScreen(ModalScreen[None]):
             return
         name = event.option.id or self.selected.name
         self.running = name
+        self.steps = ()
         self._started = time.monotonic()
         self.outcomes.pop(name, None)
         self._run(name)
@@ -202,13 +220,23 @@ class HazardScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="hazard")
     def _run(self, name: str) -> None:
-        outcome = run_isolated(name, self.quick, self._cancel)
+        def announce(text: str) -> None:
+            self.post_message(HazardStep(name, text))
+
+        outcome = run_isolated(name, self.quick, self._cancel, on_step=announce)
         self.post_message(HazardDone(outcome))
+
+    def on_hazard_step(self, message: HazardStep) -> None:
+        """Show the variant that just started."""
+        if message.name == self.running:
+            self.steps = (*self.steps, message.text)
+            self._show()
 
     def on_hazard_done(self, message: HazardDone) -> None:
         """Keep the outcome and show it."""
         self.outcomes[message.outcome.name] = message.outcome
         self.running = None
+        self.steps = ()
         self._show()
 
     def on_unmount(self) -> None:
