@@ -182,6 +182,7 @@ class ConcApp(App[None]):
         Binding("b", "baseline", "Serial baseline"),
         Binding("l", "toggle_loop", "Loop"),
         Binding("c", "race", "Race"),
+        Binding("h", "hazards", "Hazards", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         # Textual only hints at ctrl+q on Ctrl+C; here it quits, as users expect.
@@ -494,6 +495,13 @@ class ConcApp(App[None]):
         self._race_controller = self._factory()
         self.push_screen(RaceScreen(base, workers, self._race_controller))
 
+    def action_hazards(self) -> None:
+        """Open the hazard lab: races, deadlocks, a blocked loop, the price of processes."""
+        from conc_tui.screens.hazards import HazardScreen
+
+        if not isinstance(self.screen, HazardScreen):
+            self.push_screen(HazardScreen())
+
     def action_help(self) -> None:
         """Open the help screen."""
         if not isinstance(self.screen, HelpScreen):
@@ -567,6 +575,9 @@ class ConcApp(App[None]):
         yield SystemCommand("Serial baseline", "Run the serial baseline", self.action_baseline)
         yield SystemCommand(
             "Loop on / off", "Restart this pane's run whenever it finishes", self.action_toggle_loop
+        )
+        yield SystemCommand(
+            "Hazard lab", "Races, deadlocks and other trade-offs, measured", self.action_hazards
         )
         yield SystemCommand("Keys and legend", "Open the help screen", self.action_help)
 

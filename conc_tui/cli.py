@@ -40,7 +40,7 @@ from conc_tui.telemetry.snapshot import RunResult
 from conc_tui.workloads.base import WorkloadError
 
 PROG = "conc-tui"
-COMMANDS = ("app", "run", "bench", "serve")
+COMMANDS = ("app", "run", "bench", "serve", "demo")
 """The subcommands shown in ``--help``; ``lab`` exists too, for the app's child process."""
 HIDDEN_COMMANDS = ("lab",)
 ROOT_FLAGS = ("-h", "--help", "--version")
@@ -406,6 +406,25 @@ def build_parser() -> CliParser:
         help="address to listen on (default: 127.0.0.1, this machine only)",
     )
 
+    from conc_tui.hazards.registry import NAMES as DEMOS
+
+    demo = _subparser(
+        sub,
+        "demo",
+        "run one trade-off as a real experiment: a broken and a fixed variant",
+        "Run a hazard experiment (its broken variant, then its fixed one) and print what "
+        "was measured; with no NAME, list the experiments.",
+    )
+    demo.add_argument(
+        "name",
+        metavar="NAME",
+        nargs="?",
+        type=_choice_type("experiment", DEMOS),
+        help=f"one of: {', '.join(DEMOS)}",
+    )
+    demo.add_argument("--json", action="store_true", help="print one JSON document instead")
+    demo.add_argument("--quick", action="store_true", help="smaller sizes, for a quick look")
+
     _subparser(sub, "lab", None, "Internal: the app's child process that runs the work.")
     return parser
 
@@ -687,6 +706,29 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import time
+
+    from conc_tui.hazards import registry
+    from conc_tui.hazards.base import report_steps
+    from conc_tui.hazards.report import STEP_PREFIX, demo_document, format_demo, format_list
+
+    if args.name is None:
+        print(format_list(registry.EXPERIMENTS))
+        return EXIT_OK
+    experiment = registry.get(args.name)
+    # Steps go to stderr, like bench's progress, so stdout carries only the result.
+    report_steps(lambda text: print(f"{STEP_PREFIX}{text}", file=sys.stderr, flush=True))
+    began = time.perf_counter()
+    result = experiment.run(args.quick)
+    elapsed = time.perf_counter() - began
+    if args.json:
+        print(json.dumps(demo_document(experiment, result, elapsed, args.quick), indent=2))
+    else:
+        print(format_demo(experiment, result, elapsed))
+    return EXIT_OK
+
+
 def _cmd_lab(args: argparse.Namespace) -> int:
     from conc_tui.lab import lab_main
 
@@ -699,6 +741,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": _cmd_run,
     "bench": _cmd_bench,
     "serve": _cmd_serve,
+    "demo": _cmd_demo,
     "lab": _cmd_lab,
 }
 

@@ -1,0 +1,133 @@
+"""Run one experiment in a child process, so the app's own threads are not part of it.
+
+The experiments start threads that contend for the GIL, spin on the CPU and block
+event loops on purpose; inside the app's process they would slow the UI and be slowed
+by it. The child is ``conc-tui demo NAME --json``, a fresh interpreter whose only output
+is the documented ``conc-tui/demo/1`` document, so the app shows the very figures the
+command line prints. (A multiprocessing child would not do: under Textual, stderr is not
+a real file, and multiprocessing's spawn start-up fails on it.) Cancelling, or a run
+past its time limit, kills the child and every process it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+import psutil
+
+from conc_tui.hazards import registry
+from conc_tui.hazards.report import SCHEMA, STEP_PREFIX
+
+TIME_LIMIT_S = 120.0
+POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came back from the child: its JSON document, or why there is none."""
+
+    name: str
+    document: dict[str, Any] | None
+    error: str | None
+
+
+def _kill_tree(pid: int) -> None:
+    try:
+        parent = psutil.Process(pid)
+        family = [*parent.children(recursive=True), parent]
+    except psutil.NoSuchProcess:
+        return
+    for process in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(family, timeout=5)
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def _drain(stream: IO[str], into: list[str], on_step: Callable[[str], None] | None) -> None:
+    for line in stream:
+        if line.startswith(STEP_PREFIX):
+            if on_step is not None:
+                on_step(line[len(STEP_PREFIX) :].rstrip("\n"))
+        else:
+            into.append(line)
+
+
+def run_isolated(
+    name: str,
+    quick: bool = False,
+    cancel: threading.Event | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> Outcome:
+    """Run ``conc-tui demo NAME --json`` in a child process and wait for its document.
+
+    Args:
+        name: One of :data:`registry.NAMES`.
+        quick: Use the small sizes.
+        cancel: Set it to stop the run: the child and its processes are killed.
+        on_step: Called (on a reader thread) with each step the child announces.
+    """
+    registry.get(name)  # an unknown name fails here, before a process starts
+    command = [sys.executable, "-m", "conc_tui", "demo", name, "--json"]
+    if quick:
+        command.append("--quick")
+    child = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    out: list[str] = []
+    err: list[str] = []
+    # Both pipes are read as the child writes, so a long document never fills a pipe
+    # and stalls the child, and each step is known the moment it starts.
+    readers = [
+        threading.Thread(target=_drain, args=(child.stdout, out, None), daemon=True),
+        threading.Thread(target=_drain, args=(child.stderr, err, on_step), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + TIME_LIMIT_S
+    try:
+        while child.poll() is None:
+            if cancel is not None and cancel.wait(POLL_S):
+                return Outcome(name, None, "cancelled")
+            if cancel is None:
+                time.sleep(POLL_S)
+            if time.monotonic() > deadline:
+                return Outcome(name, None, f"no result within {TIME_LIMIT_S:.0f} s")
+        for reader in readers:
+            reader.join(timeout=5)
+        if child.returncode != 0:
+            return Outcome(
+                name, None, f"exit status {child.returncode}: {_last_line(''.join(err))}"
+            )
+        try:
+            document = json.loads("".join(out))
+        except json.JSONDecodeError:
+            return Outcome(name, None, f"the output was not JSON: {_last_line(''.join(out))}")
+        if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+            return Outcome(name, None, f"the output is not a {SCHEMA} document")
+        return Outcome(name, document, None)
+    finally:
+        if child.poll() is None:
+            _kill_tree(child.pid)
+        child.wait(timeout=5)
+        for reader in readers:
+            reader.join(timeout=5)
+        child.stdout.close()
+        child.stderr.close()
