@@ -29,7 +29,7 @@ from conc_tui.telemetry.aggregator import Aggregator
 from conc_tui.telemetry.hub import TelemetryHub
 from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot
 from conc_tui.telemetry.states import Event
-from conc_tui.workloads.base import Workload, WorkloadError, checksum
+from conc_tui.workloads.base import ItemResult, Workload, WorkloadError, checksum
 
 _WORKLOAD_CLASSES = {
     "images": ("conc_tui.workloads.images", "ImagesWorkload"),
@@ -186,6 +186,15 @@ def _observe(
             next_snapshot = now + snapshot_interval
 
 
+def _skipped_note(skipped: list[ItemResult]) -> str:
+    """The count of items skipped during the run (a crawler's off-host redirects)."""
+    if not skipped:
+        return ""
+    first = skipped[0]
+    noun = "item" if len(skipped) == 1 else "items"
+    return f"; {len(skipped)} {noun} skipped (first: {first.key} {first.error})"
+
+
 def _died(runner: Any) -> str:
     return f"the run's process ended unexpectedly (exit status {runner.exitcode})"
 
@@ -205,7 +214,8 @@ def _result(
     outcome: Outcome = report.get("outcome") or Outcome([])
     results = outcome.results
     done = [r for r in results if r.ok]
-    failed = [r for r in results if not r.ok]
+    failed = [r for r in results if not r.ok and not r.skipped]
+    skipped = [r for r in results if r.skipped]
     telemetry = config.telemetry
     files = config.workload == "files"
     wall_s = float(report.get("wall_s", 0.0))
@@ -254,5 +264,5 @@ def _result(
         status=status,
         reason=reason,
         failures=tuple((r.key, r.error) for r in failed[:MAX_FAILURES_KEPT]),
-        input=input_text or workload.describe(),
+        input=(input_text or workload.describe()) + _skipped_note(skipped),
     )

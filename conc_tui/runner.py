@@ -58,6 +58,7 @@ def runner_main(
     link = TelemetryLink(telemetry, counter) if telemetry is not None else None
     try:
         try:
+            workload.plan_run(config.workers, stop)
             workload.prepare(Path(run_dir))
         except WorkloadError as exc:
             results.send(("error", "input", str(exc)))

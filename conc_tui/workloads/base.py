@@ -16,13 +16,22 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
 
 class WorkloadError(Exception):
     """Bad input for a workload: a missing folder, no usable files, a bad URL.
 
     The message is one sentence a user can act on; the CLI prints it and exits 2.
+    """
+
+
+class RunBroken(Exception):
+    """Raised by :meth:`Workload.run` when the whole run cannot go on, not just this item.
+
+    A shared output that cannot be written (the log on a full disk) is not one bad
+    input: every later item would fail the same way. The item fails with this
+    reason, and the run is reported as failed with it.
     """
 
 
@@ -51,17 +60,49 @@ class ItemResult:
     error: str = ""
     discovered: tuple[str, ...] = field(default=())
     """Links found by a crawler, for the coordinator's frontier."""
+    fatal: bool = False
+    """The item failed with :class:`RunBroken`: the run, not just the item, failed."""
+    skipped: bool = False
+    """Neither done nor failed: left alone on purpose (``error`` says why), like a
+    crawler's redirect to another host. Never ``ok``."""
 
 
 def checksum(results: Iterable[ItemResult]) -> str:
     """A digest of every successful result, independent of the order they finished in."""
     h = hashlib.sha256()
     for key, digest in sorted((r.key, r.digest) for r in results if r.ok):
-        h.update(key.encode())
+        # A file name that is not UTF-8 reaches us with its bytes as lone surrogates
+        # (surrogateescape); encoding them back gives those bytes, and UTF-8 names
+        # encode as they always did, so existing checksums do not change.
+        h.update(key.encode("utf-8", "surrogateescape"))
         h.update(b"\0")
         h.update(digest.encode())
         h.update(b"\n")
     return h.hexdigest()[:16]
+
+
+class StopFlag(Protocol):
+    """What a run's stop flag offers (a ``threading.Event`` or a multiprocessing one)."""
+
+    def is_set(self) -> bool: ...
+
+
+class StopCheck:
+    """Asks whether the run was told to stop; cheap enough to call between files.
+
+    It stays behind when a workload is pickled into a pool worker (it unpickles as a
+    check that always says no): a multiprocessing flag can only be inherited, and a
+    worker never prepares input, which is the only place that asks.
+    """
+
+    def __init__(self, flag: StopFlag | None = None) -> None:
+        self._flag = flag
+
+    def __call__(self) -> bool:
+        return self._flag is not None and self._flag.is_set()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (StopCheck, ())
 
 
 class Workload(ABC):
@@ -71,6 +112,19 @@ class Workload(ABC):
     description: ClassVar[str]
     has_async: ClassVar[bool] = False
     """True when :meth:`run_async` is a real asynchronous implementation."""
+    workers: int = 1
+    """How many workers will run items at once (set by :meth:`plan_run`)."""
+    stop_requested: StopCheck = StopCheck()
+    """True once the run was told to stop (set by :meth:`plan_run`)."""
+
+    def plan_run(self, workers: int, stop: StopFlag | None = None) -> None:
+        """Say, before :meth:`prepare`, how many workers will run and what signals a stop.
+
+        A workload sizes per-item memory by the worker count (the image pixel budget)
+        and stops a long preparation (generating a corpus) when the flag is set.
+        """
+        self.workers = max(1, workers)
+        self.stop_requested = StopCheck(stop)
 
     def prepare(self, work_dir: Path) -> None:  # noqa: B027 - optional hook
         """Get inputs ready in the coordinating process (outside the timed run).
