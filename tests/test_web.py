@@ -557,6 +557,15 @@ def test_robots_txt_redirected_to_another_host_is_not_followed(tmp_path: Path) -
     assert "robots.txt redirected to another host, not followed" in workload.describe()
 
 
+def test_robots_txt_in_a_redirect_loop_counts_as_missing(tmp_path: Path) -> None:
+    with HostileSite(robots="loop") as site:
+        workload = hostile_workload(site, "/", tmp_path)
+        asked = site.paths().count("/robots.txt")
+    assert asked == 1  # the redirect back to itself is seen as a loop, not followed
+    assert workload.allowed(f"{site.url}/private/1.html")
+    assert "robots.txt unusable (redirect loop" in workload.describe()
+
+
 @pytest.mark.parametrize("mode", ["blocking", "async"])
 def test_a_redirect_loop_fails_with_a_clear_reason(mode: str, tmp_path: Path) -> None:
     with HostileSite() as site:

@@ -398,7 +398,7 @@ class WebWorkload(Workload):
                 f"crawl the local site ({self.local_pages} pages, "
                 f"{self.options.latency_ms:g} ms latency){note}"
             )
-        return f"crawl {self.start_url or _printable(self.options.url or '')}{note}"
+        return f"crawl {_printable(self.options.url or '')}{note}"
 
     # -- following redirects (both clients) ---------------------------------------------
 
