@@ -454,11 +454,12 @@ class WebWorkload(Workload):
     def run(self, item: Item) -> ItemResult:
         """Fetch one URL, blocking, within :attr:`fetch_timeout_s`; parse its links.
 
-        A redirect to another host is not followed: the item comes back skipped.
+        A redirect to another host is not followed, and a fetch under way when the
+        run is stopped is abandoned: either way the item comes back skipped.
 
         Raises:
-            FetchError: a status outside 2xx, the network failed, the deadline passed
-                or the run was stopped; the message is one printable sentence.
+            FetchError: a status outside 2xx, the network failed or the deadline
+                passed; the message is one printable sentence.
         """
         cutoff = Cutoff(self.fetch_timeout_s, self.stop_requested)
         with current_recorder().waiting(WorkerState.WAIT_IO):
@@ -469,7 +470,9 @@ class WebWorkload(Workload):
             except _Refused as exc:
                 raise FetchError(f"could not fetch {item.key}: {exc}") from None
             except Stopped:
-                raise FetchError(f"could not fetch {item.key}: the run was stopped") from None
+                # Left unfinished, not failed: as under the other models, where a stop
+                # cancels the task or kills the worker and the item is not counted.
+                return _skipped(item, "not finished: the run was stopped")
             except OutOfTime:
                 raise FetchError(self._too_slow(item)) from None
             except (OSError, http.client.HTTPException) as exc:
