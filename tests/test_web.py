@@ -634,3 +634,34 @@ def test_normalize_url_percent_encodes_once() -> None:
     # Already normal: unchanged, so normalizing twice is normalizing once.
     for url in ("http://h/%C3%BC?q=%C3%A9", "http://h/a%20b/100%25", "http://h/x;y=1,2@:"):
         assert normalize_url(url) == url
+
+
+@pytest.mark.parametrize("model", ["serial", "thread"])
+def test_space_stops_a_dripping_crawl_in_the_app_within_a_second(model: str) -> None:
+    """The app's path: a lab process runs the crawl, the pane asks it to stop."""
+    from conc_tui.lab import LabController
+    from conc_tui.telemetry.snapshot import Phase, Snapshot
+
+    controller = LabController()
+    stopped = threading.Event()
+    last: list[Snapshot] = []
+
+    def collect(snapshot: Snapshot) -> None:
+        last[:] = [snapshot]
+        if snapshot.phase == Phase.STOPPED:
+            stopped.set()
+
+    with HostileSite(drip_s=0.3, drip_budget_s=12) as site:
+        options = WorkloadOptions(url=site.url + "/drip")
+        try:
+            controller.start(RunConfig(model, "web", 2, options), collect)
+            assert site.drips_started.wait(30), "the run never reached the drip"
+            time.sleep(0.5)
+            asked = time.monotonic()
+            controller.request_stop()  # what Space does
+            assert stopped.wait(10), f"not stopped: {last[0].phase if last else None}"
+            latency = time.monotonic() - asked
+        finally:
+            controller.close()
+    print(f"app stop latency {model}: {latency * 1000:.0f} ms")
+    assert latency < STOP_LATENCY_S, f"{model}: {latency:.2f} s"
