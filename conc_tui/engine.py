@@ -187,7 +187,7 @@ def _observe(
 
 
 def _skipped_note(skipped: list[ItemResult]) -> str:
-    """The count of items skipped during the run (a crawler's off-host redirects)."""
+    """Items left alone during the run (a redirect off the host, a fetch a stop cut)."""
     if not skipped:
         return ""
     first = skipped[0]
