@@ -30,7 +30,7 @@ from conc_tui.telemetry.aggregator import Aggregator
 from conc_tui.telemetry.hub import TelemetryHub
 from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot
 from conc_tui.telemetry.states import Event
-from conc_tui.workloads.base import Workload, WorkloadError, checksum
+from conc_tui.workloads.base import ItemResult, Workload, WorkloadError, checksum
 
 _WORKLOAD_CLASSES = {
     "images": ("conc_tui.workloads.images", "ImagesWorkload"),
@@ -231,6 +231,15 @@ def _observe(
             next_snapshot = now + snapshot_interval
 
 
+def _skipped_note(skipped: list[ItemResult]) -> str:
+    """Items left alone during the run (a redirect off the host, a fetch a stop cut)."""
+    if not skipped:
+        return ""
+    first = skipped[0]
+    noun = "item" if len(skipped) == 1 else "items"
+    return f"; {len(skipped)} {noun} skipped (first: {first.key} {first.error})"
+
+
 def _died(runner: Any) -> str:
     return f"the run's process ended unexpectedly (exit status {runner.exitcode})"
 
@@ -250,7 +259,8 @@ def _result(
     outcome: Outcome = report.get("outcome") or Outcome([])
     results = outcome.results
     done = [r for r in results if r.ok]
-    failed = [r for r in results if not r.ok]
+    failed = [r for r in results if not r.ok and not r.skipped]
+    skipped = [r for r in results if r.skipped]
     telemetry = config.telemetry
     files = config.workload == "files"
     wall_s = float(report.get("wall_s", 0.0))
@@ -283,6 +293,12 @@ def _result(
             f"every item failed ({len(failed)} of {len(results)}); "
             f"the first: {first.key}: {first.error}"
         )
+    elif skipped and not done and not failed:
+        # Every item was left alone on purpose (a site whose start page redirects
+        # to another host, say): nothing was measured, so the run did not succeed.
+        first = min(skipped, key=lambda r: r.index)
+        status = "failed"
+        reason = f"every item was skipped ({len(skipped)}); the first: {first.key}: {first.error}"
     if status == "failed":
         for track in agg.tracks.values():
             if track.pid and not process_alive(track.pid):
@@ -319,7 +335,7 @@ def _result(
         status=status,
         reason=reason,
         failures=tuple((r.key, r.error) for r in failed[:MAX_FAILURES_KEPT]),
-        input=input_text or workload.describe(),
+        input=(input_text or workload.describe()) + _skipped_note(skipped),
         server_cpu_s=server_cpu_s,
         others_cores_busy=others,
         machine_cores=os.cpu_count(),

@@ -21,10 +21,12 @@ from pathlib import Path
 import psutil
 import pytest
 from aiohttp import web
+from hostile_site import HostileSite
 
-from conc_tui.config import WorkloadOptions
+from conc_tui.config import RunConfig, WorkloadOptions
+from conc_tui.telemetry.snapshot import RunResult
 from conc_tui.workloads import web as web_module
-from conc_tui.workloads.base import ItemResult, WorkloadError, checksum
+from conc_tui.workloads.base import Item, ItemResult, WorkloadError, checksum
 from conc_tui.workloads.site import (
     OFFSITE_URL,
     LocalSite,
@@ -238,8 +240,13 @@ def test_body_is_capped(mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.parametrize(
     ("status", "private_allowed"),
-    [(404, True), (403, False)],
-    ids=["missing-robots-allows-all", "forbidden-robots-denies-all"],
+    [(404, True), (403, False), (500, False), (503, False)],
+    ids=[
+        "missing-robots-allows-all",
+        "forbidden-robots-denies-all",
+        "server-error-robots-denies-all",
+        "unavailable-robots-denies-all",
+    ],
 )
 def test_robots_status_semantics(status: int, private_allowed: bool, tmp_path: Path) -> None:
     app = web.Application()
@@ -390,3 +397,271 @@ def test_local_site_exits_when_its_parent_dies() -> None:
     while not gone(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert gone(pid)
+
+
+# -- a hostile server ---------------------------------------------------------------
+# Each case below was reproduced against the crawler before it was fixed.
+
+ODD_LINKS = (
+    "/ünï/çödé.html",
+    "/a b.html",
+    "/q?x=ü&y=1",
+    "/p\x1b]0;WEBPWN\x07q",
+    "/100%",
+    "/%7Efine",
+    "/hop",
+)
+CONTROL_LINK_KEY = "/p%1B%5D0;WEBPWN%07q"
+"""How the crawler records the link with control characters: percent-encoded."""
+
+
+def fetch_one(workload: WebWorkload, mode: str, url: str) -> ItemResult:
+    """Fetch one URL as the blocking or the asynchronous client would."""
+    key = web_module.url_key(url)
+    item = Item(1, key, url)
+    if mode == "blocking":
+        return workload.run(item)
+
+    async def fetch() -> ItemResult:
+        await workload.attach_async()
+        try:
+            return await workload.run_async(item)
+        finally:
+            await workload.detach_async()
+
+    return asyncio.run(fetch())
+
+
+def hostile_workload(
+    site: HostileSite, path: str, tmp_path: Path, **deadlines: float
+) -> WebWorkload:
+    workload = WebWorkload(WorkloadOptions(url=site.url + path))
+    for name, value in deadlines.items():
+        setattr(workload, name, value)
+    workload.prepare(tmp_path)
+    return workload
+
+
+def assert_printable(text: str) -> None:
+    assert text and all(c.isprintable() for c in text), repr(text)
+
+
+@pytest.mark.parametrize("mode", ["blocking", "async"])
+@pytest.mark.parametrize("path", ["/drip", "/drip-head"])
+def test_a_dripping_page_fails_within_the_total_deadline(
+    mode: str, path: str, tmp_path: Path
+) -> None:
+    with HostileSite(drip_s=0.3, drip_budget_s=6) as site:
+        workload = hostile_workload(site, "/", tmp_path, fetch_timeout_s=1.5)
+        started = time.monotonic()
+        with pytest.raises(FetchError) as caught:
+            fetch_one(workload, mode, site.url + path)
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.5 + 1.0, elapsed
+    assert str(caught.value) == f"could not fetch {path}: no complete answer within 1.5 s"
+
+
+def test_a_dripping_robots_txt_fails_prepare_within_the_deadline(tmp_path: Path) -> None:
+    with HostileSite(robots="drip", drip_s=0.3, drip_budget_s=6) as site:
+        workload = WebWorkload(WorkloadOptions(url=site.url + "/"))
+        workload.reach_timeout_s = 1.5
+        started = time.monotonic()
+        with pytest.raises(WorkloadError) as caught:
+            workload.prepare(tmp_path)
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.5 + 1.0, elapsed
+    assert str(caught.value) == (
+        f"could not reach {site.url}/: no complete answer from /robots.txt within 1.5 s"
+    )
+
+
+STOP_LATENCY_S = 1.0
+
+
+@pytest.mark.parametrize("model", ["serial", "thread", "process", "async"])
+@pytest.mark.parametrize("where", ["page", "robots"])
+def test_stop_ends_a_dripping_run_within_a_second(model: str, where: str) -> None:
+    from conc_tui.engine import execute
+
+    robots = "drip" if where == "robots" else "rules"
+    with HostileSite(robots=robots, drip_s=0.3, drip_budget_s=12) as site:
+        url = site.url + ("/drip" if where == "page" else "/")
+        options = WorkloadOptions(url=url)
+        config = RunConfig(model=model, workload="web", workers=2, options=options)
+        workload = WebWorkload(options)
+        workload.reach_timeout_s = 30.0
+        stop = threading.Event()
+        outcome: list[object] = []
+        thread = threading.Thread(
+            target=lambda: outcome.append(execute(config, stop=stop, workload=workload)),
+            daemon=True,
+        )
+        thread.start()
+        assert site.drips_started.wait(20), "the run never reached the drip"
+        time.sleep(0.5)  # well inside the drip
+        asked = time.monotonic()
+        stop.set()
+        thread.join(20)
+        latency = time.monotonic() - asked
+    print(f"stop latency {model} ({where}): {latency * 1000:.0f} ms")
+    assert not thread.is_alive()
+    assert latency < STOP_LATENCY_S, f"{model}: {latency:.2f} s"
+    result = outcome[0]
+    assert isinstance(result, RunResult) and result.status == "stopped"
+    # An abandoned fetch is not a failure, under any model.
+    assert (result.items_done, result.items_failed) == (0, 0), result.failures
+
+
+@pytest.mark.parametrize("mode", ["blocking", "async"])
+def test_redirects_never_leave_the_start_host(mode: str, tmp_path: Path) -> None:
+    with HostileSite(links=("/away", "/hop")) as site:
+        if not site.other_host_up:
+            pytest.skip("127.0.0.2 is not available here")
+        results = crawl(mode, site.url + "/", tmp_path)
+        other = site.paths("127.0.0.2")
+        own = site.paths()
+    assert other == []
+    by_key = {r.key: r for r in results}
+    away = by_key["/away"]
+    assert not away.ok and away.skipped
+    assert (
+        away.error
+        == f"redirected to another host (http://127.0.0.2:{site.port}/stolen), not followed"
+    )
+    assert by_key["/hop"].ok and "/landed" in own
+    assert checksum(results) == checksum([by_key["/"], by_key["/hop"]])
+
+
+def test_a_skipped_redirect_is_counted_in_the_run_result() -> None:
+    from conc_tui.engine import execute
+
+    with HostileSite(links=("/away", "/hop")) as site:
+        if not site.other_host_up:
+            pytest.skip("127.0.0.2 is not available here")
+        options = WorkloadOptions(url=site.url + "/")
+        result = execute(RunConfig(model="thread", workload="web", workers=2, options=options))
+        other = site.paths("127.0.0.2")
+    assert other == []
+    assert (result.items_done, result.items_failed) == (2, 0)
+    assert "1 item skipped (first: /away redirected to another host" in result.input
+
+
+def test_robots_txt_redirected_to_another_host_is_not_followed(tmp_path: Path) -> None:
+    with HostileSite(robots="away") as site:
+        if not site.other_host_up:
+            pytest.skip("127.0.0.2 is not available here")
+        workload = hostile_workload(site, "/", tmp_path)
+        other = site.paths("127.0.0.2")
+    assert other == []
+    # Unavailable rules (RFC 9309 2.3.1.3): the crawler may fetch, and says why.
+    assert workload.allowed(f"{site.url}/private/1.html")
+    assert "robots.txt redirected to another host, not followed" in workload.describe()
+
+
+def test_robots_txt_in_a_redirect_loop_counts_as_missing(tmp_path: Path) -> None:
+    with HostileSite(robots="loop") as site:
+        workload = hostile_workload(site, "/", tmp_path)
+        asked = site.paths().count("/robots.txt")
+    assert asked == 1  # the redirect back to itself is seen as a loop, not followed
+    assert workload.allowed(f"{site.url}/private/1.html")
+    assert "robots.txt unusable (redirect loop" in workload.describe()
+
+
+@pytest.mark.parametrize("mode", ["blocking", "async"])
+def test_a_redirect_loop_fails_with_a_clear_reason(mode: str, tmp_path: Path) -> None:
+    with HostileSite() as site:
+        workload = hostile_workload(site, "/", tmp_path)
+        with pytest.raises(FetchError) as caught:
+            fetch_one(workload, mode, site.url + "/loop-a")
+    assert (
+        str(caught.value)
+        == "could not fetch /loop-a: redirect loop (/loop-b leads back to /loop-a)"
+    )
+
+
+@pytest.mark.parametrize("mode", ["blocking", "async"])
+def test_failure_reasons_escape_what_the_server_sent(mode: str, tmp_path: Path) -> None:
+    with HostileSite() as site:
+        workload = hostile_workload(site, "/", tmp_path)
+        with pytest.raises(FetchError) as caught:
+            fetch_one(workload, mode, site.url + "/bad-status")
+    reason = str(caught.value)
+    assert reason.startswith("could not fetch /bad-status: ")
+    assert_printable(reason)
+    assert "\\x1b" in reason  # escaped, still there to read
+
+
+def test_every_model_fetches_odd_links_alike() -> None:
+    from conc_tui.engine import execute
+
+    checksums = {}
+    with HostileSite(links=ODD_LINKS) as site:
+        options = WorkloadOptions(url=site.url + "/")
+        for model in ("serial", "thread", "process", "async"):
+            config = RunConfig(model=model, workload="web", workers=2, options=options)
+            result = execute(config)
+            assert result.items_failed == 0, (model, result.failures)
+            assert result.items_done == len(ODD_LINKS) + 1, model
+            checksums[model] = result.checksum
+        sent = set(site.paths())
+    assert len(set(checksums.values())) == 1, checksums
+    # What went on the wire is plain ASCII, the control characters percent-encoded.
+    assert all(p.isascii() and p.isprintable() for p in sent), sent
+    assert CONTROL_LINK_KEY in sent
+    assert "/%C3%BCn%C3%AF/%C3%A7%C3%B6d%C3%A9.html" in sent
+    assert "/100%25" in sent and "/%7Efine" in sent and "/a%20b.html" in sent
+
+
+@pytest.mark.parametrize("mode", ["blocking", "async"])
+def test_links_with_control_characters_are_recorded_percent_encoded(
+    mode: str, tmp_path: Path
+) -> None:
+    with HostileSite(links=ODD_LINKS) as site:
+        results = crawl(mode, site.url + "/", tmp_path)
+    keys = {r.key for r in results}
+    assert CONTROL_LINK_KEY in keys
+    for r in results:
+        assert_printable(r.key)
+        for link in r.discovered:
+            assert_printable(link)
+
+
+def test_normalize_url_percent_encodes_once() -> None:
+    assert normalize_url("http://h/ü?q=é") == "http://h/%C3%BC?q=%C3%A9"
+    assert normalize_url("http://h/p\x1b]0;X\x07q") == "http://h/p%1B%5D0;X%07q"
+    assert normalize_url("http://h/a b/100%") == "http://h/a%20b/100%25"
+    assert normalize_url("http://h/%7e%2F") == "http://h/%7E%2F"
+    # Already normal: unchanged, so normalizing twice is normalizing once.
+    for url in ("http://h/%C3%BC?q=%C3%A9", "http://h/a%20b/100%25", "http://h/x;y=1,2@:"):
+        assert normalize_url(url) == url
+
+
+@pytest.mark.parametrize("model", ["serial", "thread"])
+def test_space_stops_a_dripping_crawl_in_the_app_within_a_second(model: str) -> None:
+    """The app's path: a lab process runs the crawl, the pane asks it to stop."""
+    from conc_tui.lab import LabController
+    from conc_tui.telemetry.snapshot import Phase, Snapshot
+
+    controller = LabController()
+    stopped = threading.Event()
+    last: list[Snapshot] = []
+
+    def collect(snapshot: Snapshot) -> None:
+        last[:] = [snapshot]
+        if snapshot.phase == Phase.STOPPED:
+            stopped.set()
+
+    with HostileSite(drip_s=0.3, drip_budget_s=12) as site:
+        options = WorkloadOptions(url=site.url + "/drip")
+        try:
+            controller.start(RunConfig(model, "web", 2, options), collect)
+            assert site.drips_started.wait(30), "the run never reached the drip"
+            time.sleep(0.5)
+            asked = time.monotonic()
+            controller.request_stop()  # what Space does
+            assert stopped.wait(10), f"not stopped: {last[0].phase if last else None}"
+            latency = time.monotonic() - asked
+        finally:
+            controller.close()
+    print(f"app stop latency {model}: {latency * 1000:.0f} ms")
+    assert latency < STOP_LATENCY_S, f"{model}: {latency:.2f} s"

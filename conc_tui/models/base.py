@@ -114,7 +114,7 @@ async def run_item_async(workload: Workload, item: Item, recorder: Recorder) -> 
 
 
 def _finished(recorder: Recorder, item: Item, result: ItemResult) -> ItemResult:
-    if result.ok:
+    if result.ok or result.skipped:  # a skipped item is dealt with, not failed
         recorder.item_done(item.index)
     else:
         recorder.item_failed(item.index)

@@ -99,13 +99,17 @@ def _task(item: Item) -> ItemResult:
     return run_item(_workload, item, current_recorder())
 
 
-def _kill_workers(pool: ProcessPoolExecutor) -> None:
-    # ProcessPoolExecutor has no public way to stop busy workers before Python 3.14.
-    processes = getattr(pool, "_processes", None) or {}
-    for process in list(processes.values()):
+def _workers_of(pool: ProcessPoolExecutor) -> list[Any]:
+    # ProcessPoolExecutor has no public way to stop busy workers before Python 3.14,
+    # and shutdown() drops its own list: take it first.
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
+def _kill_workers(processes: list[Any]) -> None:
+    for process in processes:
         if process.is_alive():
             process.kill()
-    for process in list(processes.values()):
+    for process in processes:
         process.join(timeout=1)
 
 
@@ -129,8 +133,9 @@ def run(ctx: RunContext) -> Outcome:
         )
     finally:
         if ctx.stop.is_set() or error:
+            workers = _workers_of(pool)
             pool.shutdown(wait=False, cancel_futures=True)
-            _kill_workers(pool)
+            _kill_workers(workers)
         else:
             pool.shutdown(wait=True)
     return Outcome(frontier.results, error)

@@ -62,6 +62,9 @@ class ItemResult:
     """Links found by a crawler, for the coordinator's frontier."""
     fatal: bool = False
     """The item failed with :class:`RunBroken`: the run, not just the item, failed."""
+    skipped: bool = False
+    """Neither done nor failed: left alone on purpose (``error`` says why), like a
+    crawler's redirect to another host. Never ``ok``."""
 
 
 def checksum(results: Iterable[ItemResult]) -> str:
