@@ -126,9 +126,12 @@ def truth(data: dict[str, Any]) -> list[str]:
         )
     for row in data.get("lanes", []):
         lines.append(
-            f"| lane GIL cells vs the worker's total | thread × {row['workload']}, "
-            f"{row['workers']} threads | | | worst lane "
-            f"{_figure(row['max_abs_diff_points'], '{:.1f}')} points | ≤ 2 points |"
+            f"| share of GIL cells in the lanes vs measured | thread × {row['workload']}, "
+            f"{row['workers']} threads "
+            f"| {_figure(row.get('all_lanes_gil_cells_share'))} (all lanes) "
+            f"| {_figure(row.get('all_lanes_measured_share'))} (the workers' totals) "
+            f"| worst lane {_figure(row['max_abs_diff_points'], '{:.1f}')} points "
+            f"| ≤ 2 points |"
         )
     lag = data.get("lag")
     if lag:

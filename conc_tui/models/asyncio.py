@@ -92,6 +92,10 @@ async def _main(ctx: RunContext, mode: str) -> list[ItemResult]:
         # A first tick on time: a loop blocked from its very start then shows its lag
         # growing from here, instead of nothing until the block ends.
         lag_recorder.loop_lag(0)
+        # Each tick is shipped at once (20 small writes a second): the observer then
+        # knows when the loop last ticked to within the pipe's latency, not a flush
+        # interval, and can show a stall as soon as a beat is overdue.
+        lag_recorder.flush()
         while True:
             started = loop.time()
             try:
@@ -103,6 +107,7 @@ async def _main(ctx: RunContext, mode: str) -> list[ItemResult]:
                     lag_recorder.loop_lag(int(overdue * 1e6))
                 raise
             lag_recorder.loop_lag(int((loop.time() - started - HEARTBEAT_S) * 1e6))
+            lag_recorder.flush()
 
     async def watch_stop(tasks: list[asyncio.Task[None]]) -> None:
         while not ctx.stop.is_set():

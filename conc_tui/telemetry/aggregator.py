@@ -11,7 +11,6 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from conc_tui.telemetry.recorder import FLUSH_INTERVAL_NS
 from conc_tui.telemetry.snapshot import LockView, LoopView, Phase, ProcessView, Snapshot, WorkerView
 from conc_tui.telemetry.states import (
     CPU_MARK_MASK,
@@ -34,9 +33,11 @@ _WAIT_CPU = int(WorkerState.WAIT_CPU)
 _DONE = int(WorkerState.DONE)
 _FAILED = int(WorkerState.FAILED)
 _MARK_WRAP = CPU_MARK_MASK + 1
-# A heartbeat is due a beat after the last one, and its batch may come a flush later:
-# only time beyond both is certainly a stall of the loop.
-_LAG_ALLOWANCE_NS = LOOP_HEARTBEAT_NS + FLUSH_INTERVAL_NS
+# A heartbeat is due a beat after the last one; its tick is shipped at once, so only a
+# little transit time (the pipe, the observer's poll) is allowed on top: time beyond
+# both is certainly a stall of the loop.
+_TICK_TRANSIT_NS = 10_000_000
+_LAG_ALLOWANCE_NS = LOOP_HEARTBEAT_NS + _TICK_TRANSIT_NS
 TO_THREAD = "to_thread"
 
 
