@@ -21,9 +21,9 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from conc_tui.config import RunConfig
+from conc_tui.lifecycle import describe_exit, new_run_dir, process_alive
 from conc_tui.models.base import Outcome
 from conc_tui.models.process import mp_context
-from conc_tui.paths import new_run_dir, process_alive
 from conc_tui.runner import runner_main
 from conc_tui.telemetry.aggregator import Aggregator
 from conc_tui.telemetry.hub import TelemetryHub
@@ -148,7 +148,7 @@ def _observe(
     snapshot_interval: float,
 ) -> dict[str, Any]:
     """Fold telemetry and publish snapshots until the runner reports its result."""
-    next_snapshot = time.monotonic()
+    next_snapshot = began = time.monotonic()
     waitables = [results, runner.sentinel]
     if hub.connection is not None:
         waitables.append(hub.connection)
@@ -163,7 +163,7 @@ def _observe(
             except EOFError:  # the runner is gone without a word
                 runner.join(STOP_GRACE_S)
                 hub.drain(timeout=0.2)
-                return {"crash": _died(runner)}
+                return _died(runner, began)
             if message[0] == "prepared":
                 hub.items_total, hub.input_text = message[1], message[2]
                 hub.phase, hub.message = Phase.RUNNING, ""
@@ -177,7 +177,7 @@ def _observe(
                 return dict(message[1])
         elif not runner.is_alive() and not results.poll():
             hub.drain(timeout=0.2)
-            return {"crash": _died(runner)}
+            return _died(runner, began)
         if hub.connection is not None:
             hub.sample_if_due()
         now = time.monotonic()
@@ -186,8 +186,10 @@ def _observe(
             next_snapshot = now + snapshot_interval
 
 
-def _died(runner: Any) -> str:
-    return f"the run's process ended unexpectedly (exit status {runner.exitcode})"
+def _died(runner: Any, began: float) -> dict[str, Any]:
+    elapsed = time.monotonic() - began
+    crash = describe_exit("the run's process", runner.exitcode, elapsed)
+    return {"crash": crash, "wall_s": elapsed}
 
 
 def _phase_of(result: RunResult) -> Phase:

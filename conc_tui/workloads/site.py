@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -50,6 +49,7 @@ from typing import IO
 
 from aiohttp import web
 
+from conc_tui.lifecycle import watch
 from conc_tui.workloads.base import WorkloadError
 
 INDEX_LINK_LIMIT = 20_000
@@ -281,16 +281,10 @@ async def _serve_async(
         url = f"http://{shown}:{bound[1]}"
         if ready is not None:
             ready(url)
-        if parent_pid is None:
-            await stop.wait()
-        else:
-            # Orphans are re-parented (to init or a subreaper), so a changed
-            # getppid() means the parent is gone even if it died by SIGKILL.
-            while not stop.is_set():
-                if os.getppid() != parent_pid:
-                    break
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), PARENT_POLL_S)
+        if parent_pid is not None:
+            # However the parent dies (SIGKILL too), the site goes with it.
+            watch(parent_pid, lambda: loop.call_soon_threadsafe(stop.set))
+        await stop.wait()
     finally:
         await runner.cleanup()
 
