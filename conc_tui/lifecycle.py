@@ -105,7 +105,9 @@ def _wait_for_exit(pid: int) -> None:
         time.sleep(WATCH_POLL_S)
 
 
-def watch(pid: int, on_gone: Callable[[], None], name: str = "conc-tui-watch") -> threading.Thread:
+def watch(
+    pid: int, on_gone: Callable[[], object], name: str = "conc-tui-watch"
+) -> threading.Thread:
     """Call ``on_gone`` (on a daemon thread) once process ``pid`` has exited."""
 
     def run() -> None:
