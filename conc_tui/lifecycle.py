@@ -280,20 +280,20 @@ def describe_exit(what: str, code: int | None, elapsed_s: float) -> str:
 # -- a terminal that went away ---------------------------------------------------------
 
 
-def on_hangup(
-    shutdown: Callable[[], None],
-    exit_code: int = 128 + int(signal.SIGHUP),
-    deadline_s: float = HANGUP_DEADLINE_S,
+def leave_now(
+    shutdown: Callable[[], object], exit_code: int, deadline_s: float = HANGUP_DEADLINE_S
 ) -> None:
-    """On SIGHUP, run ``shutdown`` on a fresh thread, then leave, however that went.
+    """Run ``shutdown`` on a fresh thread, then end the process, however that went.
 
-    A hung-up terminal can leave the main thread blocked for good (a UI writing to a
-    queue whose consumer died on EIO), so neither the shutdown nor the exit may depend
-    on it: the signal only starts a thread, which ends the process with ``os._exit``.
-    Should ``shutdown`` itself hang, the process leaves after ``deadline_s`` anyway.
-    Call from the main thread.
+    For a process whose terminal is gone: its main thread may be blocked for good (a
+    UI writing into a queue whose consumer died on EIO), so neither the shutdown nor
+    the exit may depend on it. Should ``shutdown`` itself hang, the process leaves
+    after ``deadline_s`` anyway. Returns at once; only the first call counts.
     """
-    started = threading.Event()
+    with _leaving_lock:
+        if _leaving.is_set():
+            return
+        _leaving.set()
 
     def finish() -> None:
         try:
@@ -301,12 +301,23 @@ def on_hangup(
         finally:
             os._exit(exit_code)
 
-    def handler(signum: int, frame: object) -> None:
-        if not started.is_set():
-            started.set()
-            threading.Thread(target=finish, name="conc-tui-hangup", daemon=True).start()
-            last_resort = threading.Timer(deadline_s, os._exit, (exit_code,))
-            last_resort.daemon = True
-            last_resort.start()
+    last_resort = threading.Timer(deadline_s, os._exit, (exit_code,))
+    last_resort.daemon = True
+    last_resort.start()
+    threading.Thread(target=finish, name="conc-tui-leave", daemon=True).start()
 
-    signal.signal(signal.SIGHUP, handler)
+
+_leaving = threading.Event()
+_leaving_lock = threading.Lock()
+
+
+def exit_by(deadline_s: float, shutdown: Callable[[], object], exit_code: int) -> None:
+    """Make sure the process is gone ``deadline_s`` from now, however its exit goes.
+
+    The graceful way out runs as usual; should the process still be here at the
+    deadline (its main thread blocked on a terminal that went away), :func:`leave_now`
+    ends it. A daemon timer: a process that exited in time never sees it fire.
+    """
+    timer = threading.Timer(deadline_s, leave_now, (shutdown, exit_code, TRACKER_GRACE_S))
+    timer.daemon = True
+    timer.start()

@@ -8,7 +8,10 @@ and times how long the rest takes to go; one case does it with the cores busy.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -286,3 +289,114 @@ def test_exits_are_described_with_what_died_and_when() -> None:
         lifecycle.describe_exit("the lab process", 3, 0.25)
         == "the lab process exited with status 3 after 250 ms"
     )
+
+
+# -- the terminal goes away ----------------------------------------------------------
+
+
+def _app_on_a_pty(via_shell: bool) -> tuple[int, int]:
+    """Fork ``conc-tui`` on a new pty, as a terminal window would start it.
+
+    ``via_shell``: a shell that ignores SIGHUP leads the terminal's session, so only
+    the shell hears the hang-up and the app learns of it by EIO on its next write.
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color"}
+    app = [sys.executable, "-m", "conc_tui", "--items", "4000", "--latency", "1000"]
+    argv = ["sh", "-c", "trap '' HUP; \"$@\"; :", "sh", *app] if via_shell else app
+    pid, master = pty.fork()
+    if pid == 0:  # the child, with the pty as its controlling terminal
+        if via_shell:
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        os.execvpe(argv[0], argv, env)
+    return pid, master
+
+
+def _read_until(master: int, needle: bytes, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                seen = (seen + os.read(master, 65536))[-200_000:]
+            except OSError:
+                break
+            if needle in seen:
+                return
+    raise AssertionError(f"{needle!r} never appeared on the terminal")
+
+
+class _Drain(threading.Thread):
+    """Reads the terminal, as a terminal emulator does, until told to stop."""
+
+    def __init__(self, master: int) -> None:
+        super().__init__(daemon=True)
+        self.master = master
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if ready:
+                try:
+                    os.read(self.master, 65536)
+                except OSError:
+                    return
+
+
+def _close_terminal_with_runs_live(via_shell: bool = False) -> float:
+    pid, master = _app_on_a_pty(via_shell)
+    try:
+        _read_until(master, b"Press Space", timeout=60)
+        drain = _Drain(master)
+        drain.start()
+        for key in (b" ", b"2", b" ", b"3", b" "):
+            os.write(master, key)
+            time.sleep(0.3)
+        # Wait for every pane's run to be up (a lab, a runner, workers, the site).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            labs = [p for p in _tree(pid) if _cmd(p).endswith("-m conc_tui lab")]
+            if len(labs) == 3:
+                break
+            time.sleep(0.1)
+        time.sleep(1.5)
+        family = [p.pid for p in _tree(pid) if "sh -c" not in _cmd(p)]
+        if not via_shell:
+            family.append(pid)
+        drain.stop.set()
+        drain.join()
+        os.close(master)  # the window closes: the kernel hangs up the terminal
+        master = -1
+        took = _time_until_gone(family, limit=15)
+    finally:
+        if master >= 0:
+            os.close(master)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    return took
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attempt", range(3))
+def test_closing_the_terminal_with_runs_live_ends_everything(attempt: int) -> None:
+    took = _close_terminal_with_runs_live()
+    print(f"terminal closed ({attempt}): the app and every run gone after {took:.2f} s")
+    assert took < GONE_WITHIN_S
+
+
+@pytest.mark.slow
+def test_closing_the_terminal_on_a_busy_machine_ends_everything(busy_cores: None) -> None:
+    took = _close_terminal_with_runs_live()
+    print(f"terminal closed, cores busy: the app and every run gone after {took:.2f} s")
+    assert took < GONE_WITHIN_S
+
+
+@pytest.mark.slow
+def test_a_terminal_lost_without_a_hangup_signal_ends_everything() -> None:
+    """The app hears nothing but EIO: its output thread dies, its queue fills."""
+    took = _close_terminal_with_runs_live(via_shell=True)
+    print(f"terminal lost (EIO only): the app and every run gone after {took:.2f} s")
+    assert took < GONE_WITHIN_S
