@@ -22,6 +22,7 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
@@ -60,6 +61,9 @@ TERMINAL_CHECK_S = 0.2
 """How often the app checks that its terminal is still there."""
 STALL_S = 1.0
 """A live run that sent no snapshot for this long is shown as not responding."""
+STALL_CHECK_S = 0.25
+STARTUP_STALL_S = 10.0
+"""The same before a run's first snapshot: starting a lab takes seconds on a busy machine."""
 """How long a finished run's result stays on screen before loop mode starts it again."""
 
 WORKER_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
@@ -120,6 +124,12 @@ class PaneState:
     """Bumped on every start, so late snapshots of an older run are ignored."""
     loop: bool = False
     """Restart the run whenever it finishes (for leaving a demo running)."""
+    last_heard: float = 0.0
+    """When the run's latest snapshot arrived (monotonic seconds)."""
+    stalled_s: float | None = None
+    """How long a live run has sent nothing, once that passed :data:`STALL_S`."""
+    heard: bool = False
+    """Whether the current run has sent anything yet (a lab takes a while to start)."""
 
     @property
     def running(self) -> bool:
@@ -252,6 +262,7 @@ class ConcApp(App[None]):
         self._check_size(self.size.width, self.size.height)
         self._sample_cores()
         self._install_signal_handlers()
+        self.set_interval(STALL_CHECK_S, self._check_stalls)
         if not self.is_headless:
             self._watch_terminal()
 
@@ -283,7 +294,22 @@ class ConcApp(App[None]):
         """Redraw the visible pane's core bars."""
         if self._cores_stop.is_set():
             return  # posted just before the app began closing; its widgets may be gone
-        self.show_cores(message.history)
+        # Samples arrive from a thread, also while the panes are mounted or removed.
+        with contextlib.suppress(NoMatches):
+            self.show_cores(message.history)
+
+    def _check_stalls(self) -> None:
+        """Say so when a live run has sent nothing for a while (a stopped lab, say)."""
+        now = time.monotonic()
+        for state in self.panes.values():
+            silent = now - state.last_heard
+            limit = STALL_S if state.heard else STARTUP_STALL_S
+            stalled = silent if state.running and silent > limit else None
+            if stalled is None and state.stalled_s is None:
+                continue
+            state.stalled_s = stalled
+            if state.model == self.current:
+                self._draw_pane(state)
 
     def show_cores(self, history: tuple[tuple[float, ...], ...]) -> None:
         """Draw per-core samples now (tests call this directly)."""
@@ -302,6 +328,7 @@ class ConcApp(App[None]):
         state = self.panes[message.model]
         if message.generation != state.generation or self._cores_stop.is_set():
             return
+        state.last_heard, state.stalled_s, state.heard = time.monotonic(), None, True
         if state.loop and message.snapshot.phase is Phase.FINISHED:
             generation = state.generation
             self.set_timer(LOOP_PAUSE_S, lambda: self._loop_again(message.model, generation))
@@ -364,7 +391,9 @@ class ConcApp(App[None]):
         workload = state.snapshot.workload if state.snapshot else state.config.workload
         serial = self.serial_results.get((workload, state.config.options))
         with self.batch_update():
-            self._pane(state.model).show(state.snapshot, state.config, serial, loop=state.loop)
+            self._pane(state.model).show(
+                state.snapshot, state.config, serial, loop=state.loop, stalled_s=state.stalled_s
+            )
 
     def _draw_tabs(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -430,6 +459,7 @@ class ConcApp(App[None]):
     def _start(self, state: PaneState, config: RunConfig) -> None:
         controller = self._controller(state)
         state.generation += 1
+        state.last_heard, state.stalled_s, state.heard = time.monotonic(), None, False
         try:
             controller.start(config, self._callback(state.model, state.generation))
         except Exception as error:  # noqa: BLE001 - any start failure is shown, not raised

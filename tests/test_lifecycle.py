@@ -8,6 +8,7 @@ and times how long the rest takes to go; one case does it with the cores busy.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pty
@@ -19,11 +20,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
 from conc_tui import lifecycle
+from conc_tui.app import ConcApp
 from conc_tui.config import RunConfig, WorkloadOptions
 from conc_tui.lab import LabController
 from conc_tui.telemetry.snapshot import Phase, Snapshot
@@ -400,3 +403,55 @@ def test_a_terminal_lost_without_a_hangup_signal_ends_everything() -> None:
     took = _close_terminal_with_runs_live(via_shell=True)
     print(f"terminal lost (EIO only): the app and every run gone after {took:.2f} s")
     assert took < GONE_WITHIN_S
+
+
+# -- a run that stops talking ----------------------------------------------------------
+
+
+def _screen_text(app: ConcApp) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def _wait_until(pilot: Any, check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await pilot.pause(0.1)
+    return check()
+
+
+@pytest.mark.slow
+def test_a_stopped_lab_is_shown_as_not_responding_and_recovers() -> None:
+    async def scenario() -> None:
+        app = ConcApp()
+        async with app.run_test(size=(160, 48)) as pilot:
+            state = app.panes["process"]
+            state.config = RunConfig("process", "cpu", 2, WorkloadOptions(items=5000))
+            await pilot.press("space")
+            assert await _wait_until(
+                pilot,
+                lambda: state.snapshot is not None and state.snapshot.phase is Phase.RUNNING,
+                timeout=30,
+            )
+            controller = state.controller
+            assert isinstance(controller, LabController) and controller._process is not None
+            lab = controller._process.pid
+            os.kill(lab, signal.SIGSTOP)
+            try:
+                stopped = time.monotonic()
+                shown = await _wait_until(
+                    pilot, lambda: "not responding" in _screen_text(app), timeout=5
+                )
+                took = time.monotonic() - stopped
+                print(f"SIGSTOP of the lab: 'not responding' shown after {took:.2f} s")
+                assert shown and took < 2.0
+            finally:
+                os.kill(lab, signal.SIGCONT)
+            assert await _wait_until(
+                pilot, lambda: "not responding" not in _screen_text(app), timeout=5
+            )
+            assert state.snapshot is not None and state.snapshot.phase is Phase.RUNNING
+            await pilot.press("q")
+
+    asyncio.run(scenario())
