@@ -309,7 +309,8 @@ class ConcApp(App[None]):
                 continue
             state.stalled_s = stalled
             if state.model == self.current:
-                self._draw_pane(state)
+                with contextlib.suppress(NoMatches):  # a timer can outlive the panes
+                    self._draw_pane(state)
 
     def show_cores(self, history: tuple[tuple[float, ...], ...]) -> None:
         """Draw per-core samples now (tests call this directly)."""
