@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -275,6 +275,48 @@ def describe_exit(what: str, code: int | None, elapsed_s: float) -> str:
             name = f"signal {-code}"
         return f"{what} was killed ({name}) after {after}"
     return f"{what} exited with status {code} after {after}"
+
+
+# -- what child processes print ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def tracebacks_as_one_line(prog: str) -> Iterator[None]:
+    """Fold tracebacks that this process and its children print on stderr to one line.
+
+    For output meant for programs (``--json``): a crashed run's reason is already in
+    the document, and stderr gets ``prog: <the exception line>`` instead of a
+    traceback. Anything else printed meanwhile is passed on unchanged.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode(errors="replace")
+            sys.stderr.write(_fold_tracebacks(text, prog))
+            sys.stderr.flush()
+
+
+def _fold_tracebacks(text: str, prog: str) -> str:
+    out: list[str] = []
+    in_traceback = False
+    for line in text.splitlines():
+        if line.startswith("Traceback (most recent call last):"):
+            in_traceback = True
+        elif in_traceback and line and not line.startswith((" ", "\t")):
+            # The first unindented line after the frames names the exception.
+            out.append(f"{prog}: {line}")
+            in_traceback = False
+        elif not in_traceback:
+            out.append(line)
+    return "".join(f"{line}\n" for line in out)
 
 
 # -- a terminal that went away ---------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import pty
 import select
@@ -455,3 +456,36 @@ def test_a_stopped_lab_is_shown_as_not_responding_and_recovers() -> None:
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+# -- a crashed run's --json ----------------------------------------------------------------
+
+_CRASHING = """
+from conc_tui.workloads.cpu import CpuWorkload
+
+
+class CrashingWorkload(CpuWorkload):
+    def prepare(self, run_dir):
+        raise RuntimeError("boom while preparing")
+"""
+
+_CRASH_CLI = """
+import sys
+import crashing
+from conc_tui import cli, engine
+engine.make_workload = lambda config: crashing.CrashingWorkload(config.options)
+sys.exit(cli.main(["run", "--model", "serial", "--workload", "cpu", "--items", "2", "--json"]))
+"""
+
+
+def test_json_of_a_crashed_run_says_one_line_on_stderr(tmp_path: Path) -> None:
+    (tmp_path / "crashing.py").write_text(_CRASHING)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    done = subprocess.run(
+        [sys.executable, "-c", _CRASH_CLI], capture_output=True, text=True, env=env, timeout=60
+    )
+    document = json.loads(done.stdout)
+    assert document["status"] == "failed"
+    assert "boom while preparing" in document["reason"]
+    assert done.stderr.splitlines() == ["conc-tui: RuntimeError: boom while preparing"]
+    assert done.returncode == 1
