@@ -63,8 +63,6 @@ OFFSITE_URL = "http://offsite.invalid/x"
 ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
 STATS_PATH = "/__stats"
 READY_PREFIX = "READY "
-PARENT_POLL_S = 0.25
-"""How often the child checks that its parent is still alive."""
 
 _PAGE_RE = re.compile(r"/page/(0|[1-9][0-9]*)\.html")
 _DATA_RE = re.compile(r"/data/(0|[1-9][0-9]*)\.json")
@@ -324,8 +322,7 @@ class LocalSite:
     """The site running in a child process, for one crawl.
 
     Use as ``with LocalSite(200, 100.0) as url: ...`` or call :meth:`start` and
-    :meth:`stop`. The child exits on SIGTERM and, within about
-    :data:`PARENT_POLL_S` seconds, when this process dies.
+    :meth:`stop`. The child exits on SIGTERM, and as soon as this process dies.
     """
 
     def __init__(
