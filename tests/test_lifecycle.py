@@ -249,6 +249,8 @@ def test_a_killed_lab_or_runner_takes_its_run_along_and_says_when(
         failed = seen.wait_for(lambda s: s.phase is Phase.FAILED, timeout=5)
         assert "killed (SIGKILL) after" in failed.message, failed.message
         assert failed.elapsed_s >= 1.0  # not "failed after 0 ms"
+        if failed.result is not None:  # the lab lived to say how long the run took
+            assert failed.result.wall_s >= 1.0
         assert not controller.running
     finally:
         controller.close()
