@@ -304,7 +304,8 @@ class ConcApp(App[None]):
         for state in self.panes.values():
             silent = now - state.last_heard
             limit = STALL_S if state.heard else STARTUP_STALL_S
-            stalled = silent if state.running and silent > limit else None
+            live = state.running and state.controller is not None and state.last_heard > 0
+            stalled = silent if live and silent > limit else None
             if stalled is None and state.stalled_s is None:
                 continue
             state.stalled_s = stalled
