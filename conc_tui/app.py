@@ -585,7 +585,8 @@ class ConcApp(App[None]):
 
         def handler(signum: int, frame: object) -> None:
             exit_by(LOST_TERMINAL_DEADLINE_S, self.close_controllers, 128 + signum)
-            loop.call_soon_threadsafe(self._exit_on_signal, signum)
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(self._exit_on_signal, signum)
 
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             self._signals[signum] = signal.signal(signum, handler)
