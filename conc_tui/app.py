@@ -10,6 +10,7 @@ on screen, not how many runs are live.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import threading
@@ -22,12 +23,14 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from conc_tui.config import MAX_WORKERS, WORKLOADS, RunConfig, WorkloadOptions
 from conc_tui.controller import RunController
+from conc_tui.lifecycle import exit_by, leave_now
 from conc_tui.printable import printable
 from conc_tui.screens.help import HelpScreen
 from conc_tui.screens.race import RaceScreen
@@ -54,6 +57,15 @@ threads ≈ 1.3 s (+ ≈ 3 s to generate the corpus the first time), web 1000 wi
 ≈ 2.3 s, cpu 64 with 8 threads ≈ 8 s."""
 
 LOOP_PAUSE_S = 1.5
+LOST_TERMINAL_DEADLINE_S = 1.0
+"""After a quitting signal, how long the graceful exit may take before it is forced."""
+TERMINAL_CHECK_S = 0.2
+"""How often the app checks that its terminal is still there."""
+STALL_S = 1.0
+"""A live run that sent no snapshot for this long is shown as not responding."""
+STALL_CHECK_S = 0.25
+STARTUP_STALL_S = 10.0
+"""The same before a run's first snapshot: starting a lab takes seconds on a busy machine."""
 """How long a finished run's result stays on screen before loop mode starts it again."""
 
 WORKER_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
@@ -114,6 +126,12 @@ class PaneState:
     """Bumped on every start, so late snapshots of an older run are ignored."""
     loop: bool = False
     """Restart the run whenever it finishes (for leaving a demo running)."""
+    last_heard: float = 0.0
+    """When the run's latest snapshot arrived (monotonic seconds)."""
+    stalled_s: float | None = None
+    """How long a live run has sent nothing, once that passed :data:`STALL_S`."""
+    heard: bool = False
+    """Whether the current run has sent anything yet (a lab takes a while to start)."""
 
     @property
     def running(self) -> bool:
@@ -205,6 +223,7 @@ class ConcApp(App[None]):
         self._last_redraw = 0.0
         self._redraw_pending = False
         self._cores_stop = threading.Event()
+        self._controllers_lock = threading.Lock()
         self.panes: dict[str, PaneState] = {
             model: PaneState(model, title, self._config(model, workload, default_workers(model)))
             for model, title, workload in PANES
@@ -246,6 +265,9 @@ class ConcApp(App[None]):
         self._check_size(self.size.width, self.size.height)
         self._sample_cores()
         self._install_signal_handlers()
+        self.set_interval(STALL_CHECK_S, self._check_stalls)
+        if not self.is_headless:
+            self._watch_terminal()
 
     def _pane(self, model: str) -> ModelPane:
         return self.query_one(f"#pane-{model}", ModelPane)
@@ -275,7 +297,24 @@ class ConcApp(App[None]):
         """Redraw the visible pane's core bars."""
         if self._cores_stop.is_set():
             return  # posted just before the app began closing; its widgets may be gone
-        self.show_cores(message.history)
+        # Samples arrive from a thread, also while the panes are mounted or removed.
+        with contextlib.suppress(NoMatches):
+            self.show_cores(message.history)
+
+    def _check_stalls(self) -> None:
+        """Say so when a live run has sent nothing for a while (a stopped lab, say)."""
+        now = time.monotonic()
+        for state in self.panes.values():
+            silent = now - state.last_heard
+            limit = STALL_S if state.heard else STARTUP_STALL_S
+            live = state.running and state.controller is not None and state.last_heard > 0
+            stalled = silent if live and silent > limit else None
+            if stalled is None and state.stalled_s is None:
+                continue
+            state.stalled_s = stalled
+            if state.model == self.current:
+                with contextlib.suppress(NoMatches):  # a timer can outlive the panes
+                    self._draw_pane(state)
 
     def show_cores(self, history: tuple[tuple[float, ...], ...]) -> None:
         """Draw per-core samples now (tests call this directly)."""
@@ -294,6 +333,7 @@ class ConcApp(App[None]):
         state = self.panes[message.model]
         if message.generation != state.generation or self._cores_stop.is_set():
             return
+        state.last_heard, state.stalled_s, state.heard = time.monotonic(), None, True
         if state.loop and message.snapshot.phase is Phase.FINISHED:
             generation = state.generation
             self.set_timer(LOOP_PAUSE_S, lambda: self._loop_again(message.model, generation))
@@ -356,7 +396,9 @@ class ConcApp(App[None]):
         workload = state.snapshot.workload if state.snapshot else state.config.workload
         serial = self.serial_results.get((workload, state.config.options))
         with self.batch_update():
-            self._pane(state.model).show(state.snapshot, state.config, serial, loop=state.loop)
+            self._pane(state.model).show(
+                state.snapshot, state.config, serial, loop=state.loop, stalled_s=state.stalled_s
+            )
 
     def _draw_tabs(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -422,6 +464,7 @@ class ConcApp(App[None]):
     def _start(self, state: PaneState, config: RunConfig) -> None:
         controller = self._controller(state)
         state.generation += 1
+        state.last_heard, state.stalled_s, state.heard = time.monotonic(), None, False
         try:
             controller.start(config, self._callback(state.model, state.generation))
         except Exception as error:  # noqa: BLE001 - any start failure is shown, not raised
@@ -513,7 +556,14 @@ class ConcApp(App[None]):
         self.exit()
 
     def close_controllers(self) -> None:
-        """Close every pane's controller and stop sampling (idempotent)."""
+        """Close every pane's controller and stop sampling (idempotent, thread-safe).
+
+        Also called off the UI thread, when the terminal is gone and the UI is stuck.
+        """
+        with self._controllers_lock:
+            self._close_controllers()
+
+    def _close_controllers(self) -> None:
         self._cores_stop.set()
         if self._race_controller is not None:
             self._race_controller.close()
@@ -533,32 +583,50 @@ class ConcApp(App[None]):
         """SIGTERM, SIGHUP (the terminal went away) and SIGINT end the app like ``q``.
 
         Without this the default action kills the UI at once: the terminal stays in
-        the alternate screen and the runs linger until they notice.
+        the alternate screen and the runs linger until they notice. The handlers are
+        Python's, not the event loop's: a terminal that went away can leave the main
+        thread blocked for good in Textual's output queue (its writer thread died on
+        EIO), and then only a handler that does not need the loop can still make sure
+        the process ends (:func:`~conc_tui.lifecycle.exit_by`).
         """
-        self._signals: list[int] = []
-        try:
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-                loop.add_signal_handler(signum, self._exit_on_signal, signum)
-                self._signals.append(signum)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not on the main thread, or a platform without loop signal handlers
+        self._signals: dict[int, object] = {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+
+        def handler(signum: int, frame: object) -> None:
+            exit_by(LOST_TERMINAL_DEADLINE_S, self.close_controllers, 128 + signum)
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(self._exit_on_signal, signum)
+
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            self._signals[signum] = signal.signal(signum, handler)
 
     def _exit_on_signal(self, signum: int) -> None:
         self.close_controllers()
         # The shell's convention for "ended by signal N".
         self.exit(return_code=128 + signum)
 
+    @work(thread=True, exit_on_error=False, description="watch the terminal")
+    def _watch_terminal(self) -> None:
+        """End the app when its terminal is gone but no hang-up signal came.
+
+        (The app was not the terminal's session leader, say.) Writes then fail with
+        EIO, Textual's writer thread dies, and the next full queue blocks the UI.
+        """
+        while not self._cores_stop.wait(TERMINAL_CHECK_S):
+            writer = getattr(self._driver, "_writer_thread", None)
+            if writer is not None and not writer.is_alive():
+                leave_now(self.close_controllers, 128 + int(signal.SIGHUP))
+                return
+
     def on_unmount(self) -> None:
         """Make sure no run outlives the app, however it exits."""
         self.close_controllers()
-        signals: list[int] = getattr(self, "_signals", [])
-        try:
-            loop = asyncio.get_running_loop()
-            for signum in signals:
-                loop.remove_signal_handler(signum)
-        except RuntimeError:
-            pass
+        signals: dict[int, object] = getattr(self, "_signals", {})
+        for signum, previous in signals.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signum, previous)  # type: ignore[arg-type]
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every key's action in the command palette, too."""

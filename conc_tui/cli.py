@@ -12,6 +12,7 @@ Exit statuses: 0 success, 1 a run broke off (status ``failed``), 2 bad input,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import math
@@ -34,6 +35,7 @@ from conc_tui.config import (
     WorkloadOptions,
 )
 from conc_tui.engine import execute, make_workload
+from conc_tui.lifecycle import tracebacks_as_one_line
 from conc_tui.paths import remove_orphaned_run_dirs
 from conc_tui.printable import printable
 from conc_tui.telemetry.snapshot import RunResult
@@ -611,7 +613,9 @@ def _status_exit(result: RunResult) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     config = run_config_from_args(args)
     try:
-        result = execute(config)
+        # --json: a crash's reason is in the document; stderr gets one line, not a traceback.
+        with tracebacks_as_one_line(PROG) if args.json else contextlib.nullcontext():
+            result = execute(config)
     except (ConfigError, WorkloadError) as exc:
         fail(str(exc))
     if args.json:

@@ -21,9 +21,9 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from conc_tui.config import RunConfig
+from conc_tui.lifecycle import describe_exit, new_run_dir, process_alive
 from conc_tui.models.base import Outcome
 from conc_tui.models.process import mp_context
-from conc_tui.paths import new_run_dir, process_alive
 from conc_tui.runner import runner_main
 from conc_tui.telemetry.accounting import CpuAccount, TreeCpuMeter
 from conc_tui.telemetry.aggregator import Aggregator
@@ -167,7 +167,7 @@ def _observe(
     The CPU count runs whether or not telemetry is on: it is what ``cpu_s`` and the
     other programs' load are made of.
     """
-    next_snapshot = time.monotonic()
+    next_snapshot = began = time.monotonic()
     next_cpu_poll = 0.0
     on_hold: list[int] = []
     waitables = [results, runner.sentinel]
@@ -200,7 +200,7 @@ def _observe(
             except EOFError:  # the runner is gone without a word
                 runner.join(STOP_GRACE_S)
                 hub.drain(timeout=0.2)
-                return ended({"crash": _died(runner)})
+                return ended(_died(runner, began))
             if message[0] == "prepared":
                 hub.items_total, hub.input_text = message[1], message[2]
                 hub.phase, hub.message = Phase.RUNNING, ""
@@ -217,7 +217,7 @@ def _observe(
                 return ended({**message[1], "account": account})
         elif not runner.is_alive() and not results.poll():
             hub.drain(timeout=0.2)
-            return ended({"crash": _died(runner)})
+            return ended(_died(runner, began))
         if hub.connection is not None:
             hub.sample_if_due()
         now = time.monotonic()
@@ -240,8 +240,10 @@ def _skipped_note(skipped: list[ItemResult]) -> str:
     return f"; {len(skipped)} {noun} skipped (first: {first.key} {first.error})"
 
 
-def _died(runner: Any) -> str:
-    return f"the run's process ended unexpectedly (exit status {runner.exitcode})"
+def _died(runner: Any, began: float) -> dict[str, Any]:
+    elapsed = time.monotonic() - began
+    crash = describe_exit("the run's process", runner.exitcode, elapsed)
+    return {"crash": crash, "wall_s": elapsed}
 
 
 def _phase_of(result: RunResult) -> Phase:

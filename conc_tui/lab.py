@@ -19,7 +19,6 @@ import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -27,11 +26,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
-import psutil
-
 from conc_tui.config import ConfigError, RunConfig
 from conc_tui.controller import SnapshotCallback
-from conc_tui.paths import RUN_PREFIX, new_run_dir
+from conc_tui.lifecycle import (
+    describe_exit,
+    kill_group,
+    new_run_dir,
+    remove_run_dirs_of,
+    start_group_leader,
+)
 from conc_tui.telemetry.snapshot import Phase, Snapshot
 from conc_tui.workloads.base import WorkloadError
 
@@ -40,90 +43,9 @@ STOP_GRACE_S = 0.7
 """How long a run gets to stop cleanly before its process group is killed."""
 CLOSE_GRACE_S = 0.1
 """The same, when the app quits: the user is waiting, and the kill path is clean too."""
-TRACKER_GRACE_S = 0.5
-"""How long a resource tracker gets to unlink what the killed processes left behind."""
-ORPHAN_GRACE_S = 1.2
-"""How long a lab whose UI died waits for its run to stop before killing its group."""
-
-
-def _is_resource_tracker(process: psutil.Process) -> bool:
-    try:
-        return any("multiprocessing.resource_tracker" in part for part in process.cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return False
-
-
-def _group_members(pgid: int, exclude: int | None = None) -> list[psutil.Process]:
-    """The live processes of one process group (a run's lab and everything it started)."""
-    members: list[psutil.Process] = []
-    for pid in psutil.pids():
-        if pid == exclude:
-            continue
-        try:
-            if os.getpgid(pid) == pgid:
-                members.append(psutil.Process(pid))
-        except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
-            continue
-    return members
-
-
-def kill_group(pgid: int, *, exclude: int | None = None) -> int:
-    """SIGKILL every process of a group, letting its resource trackers clean up first.
-
-    A multiprocessing resource tracker unlinks the named semaphores (``/dev/shm/sem.*``)
-    of processes that died without doing it themselves, and exits once every process
-    that used it is gone. Killing it together with the rest would leak those files, so
-    it is spared until the others are dead, then given :data:`TRACKER_GRACE_S`.
-
-    Args:
-        pgid: The process group (the lab's pid: it leads its own session).
-        exclude: A pid to leave alone (the calling lab itself).
-
-    Returns:
-        How many processes were signalled.
-    """
-    members = _group_members(pgid, exclude)
-    trackers = [p for p in members if _is_resource_tracker(p)]
-    others = [p for p in members if p not in trackers]
-    for process in others:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
-    _wait_dead(others, timeout=1.0)
-    if trackers and exclude is None:
-        # Every holder of the trackers' pipe is gone now, so they see EOF and finish.
-        for process in _wait_dead(trackers, timeout=TRACKER_GRACE_S):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
-    return len(members)
-
-
-def _wait_dead(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Wait until each process has exited; return the ones still running at the timeout.
-
-    A zombie counts as dead: its files are closed, and who reaps it (its parent, or
-    init for orphans, which in some containers never does) is not worth waiting for.
-    """
-    deadline = time.monotonic() + timeout
-    alive = list(processes)
-    while alive:
-        still: list[psutil.Process] = []
-        for process in alive:
-            try:
-                if process.status() != psutil.STATUS_ZOMBIE:
-                    still.append(process)
-            except psutil.NoSuchProcess:
-                pass
-        alive = still
-        if not alive or time.monotonic() >= deadline:
-            break
-        time.sleep(0.01)
-    return alive
-
-
-def remove_run_dirs_of(pid: int) -> None:
-    """Delete the run folders a (dead) process created; its finally-blocks never ran."""
-    for path in Path(tempfile.gettempdir()).glob(f"{RUN_PREFIX}{pid}-*"):
-        shutil.rmtree(path, ignore_errors=True)
+ORPHAN_GRACE_S = 0.3
+"""How long a lab whose UI died waits for its run to stop before killing its group
+(nobody is left to see a clean stop; the whole run must be gone within 2 s)."""
 
 
 def error_snapshot(config: RunConfig, phase: Phase, message: str) -> Snapshot:
@@ -222,6 +144,7 @@ class LabController:
         self._finished = threading.Event()
         self._stopping = False
         self._stop_asked = 0.0
+        self._started = 0.0
         self._lock = threading.Lock()
         self._switch: threading.Thread | None = None
         self.log_path: Path | None = None
@@ -284,15 +207,13 @@ class LabController:
         with self._lock:
             self.log_path = self._logs() / f"lab-{config.model}-{config.workload}.log"
             with open(self.log_path, "ab") as log:
-                process = subprocess.Popen(
+                process = start_group_leader(
                     [sys.executable, "-m", "conc_tui", "lab"],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=log,
-                    # Its own process group: terminal signals do not reach the run, and
-                    # one group kill ends the lab, its pool workers and its local site.
-                    start_new_session=True,
                 )
+            self._started = time.monotonic()
             assert process.stdin is not None and process.stdout is not None
             self._process = process
             self._finished = threading.Event()
@@ -390,14 +311,18 @@ class LabController:
             return
         finished.set()
         code = process.wait()
+        elapsed = time.monotonic() - self._started
         if self._stopping:
             message = "stopped"
             phase = Phase.STOPPED
         else:
-            message = (
-                f"the lab process ended unexpectedly (exit status {code}); "
-                f"its log is {self.log_path}"
-            )
+            died = describe_exit("the run's lab process", code, elapsed)
+            message = f"{died}; its log is {self.log_path}"
             phase = Phase.FAILED
         base = last if last is not None else error_snapshot(config, phase, message)
-        on_snapshot(replace(base, phase=phase, message=message))
+        on_snapshot(replace(base, phase=phase, message=message, elapsed_s=elapsed))
+        if not self._stopping:
+            # What the dead lab started would leave by itself (each part watches the
+            # one it serves); killing the group now makes that immediate.
+            kill_group(process.pid)
+            remove_run_dirs_of(process.pid)

@@ -1,8 +1,7 @@
-"""Where conc-tui keeps things: a cache for generated inputs, a folder per run.
+"""Where conc-tui keeps things: a cache for generated inputs and the sample assets.
 
-Run folders live under the system temp folder and carry the owner's pid in their
-name, so a later start can delete the folders of processes that no longer exist
-(after a SIGKILL, say).
+Run folders (one per run, swept when their owner died) belong to the process
+lifecycle: see :mod:`conc_tui.lifecycle`.
 """
 
 from __future__ import annotations
@@ -10,14 +9,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import stat
 import tempfile
 from pathlib import Path
 
-import psutil
+from conc_tui.lifecycle import remove_orphaned_run_dirs
 
-RUN_PREFIX = "conc-tui-run-"
+__all__ = ["assets_dir", "cache_dir", "remove_orphaned_run_dirs", "sample_images_dir"]
 
 
 def cache_root() -> Path:
@@ -82,32 +80,3 @@ def assets_dir() -> Path:
 
 def sample_images_dir() -> Path:
     return assets_dir() / "images"
-
-
-def new_run_dir() -> Path:
-    """A fresh folder for one run's outputs and logs, owned by this process."""
-    return Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-"))
-
-
-def process_alive(pid: int) -> bool:
-    """True while ``pid`` runs; a zombie counts as gone (it will never clean up)."""
-    try:
-        status: str = psutil.Process(pid).status()
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return True
-    return status != str(psutil.STATUS_ZOMBIE)
-
-
-def remove_orphaned_run_dirs() -> int:
-    """Delete run folders whose owning process is gone; return how many were removed."""
-    removed = 0
-    tmp = Path(tempfile.gettempdir())
-    for path in tmp.glob(f"{RUN_PREFIX}*"):
-        pid_text = path.name[len(RUN_PREFIX) :].split("-", 1)[0]
-        if not pid_text.isdigit() or process_alive(int(pid_text)):
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed += 1
-    return removed

@@ -11,7 +11,6 @@ from __future__ import annotations
 import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Any
 import psutil
 
 from conc_tui.config import RunConfig
+from conc_tui.lifecycle import exit_with
 from conc_tui.models import asyncio as async_model
 from conc_tui.models import process as process_model
 from conc_tui.models import serial as serial_model
@@ -56,7 +56,7 @@ def runner_main(
     # Whatever this run makes in the temp folder (the fork server's socket, say) goes
     # into its run folder, which the observer deletes even if this process is killed.
     tempfile.tempdir = run_dir
-    threading.Thread(target=process_model.watch_parent, args=(parent_pid,), daemon=True).start()
+    exit_with(parent_pid, parent_thread_lives=True)
     link = TelemetryLink(telemetry, counter) if telemetry is not None else None
     try:
         try:

@@ -311,3 +311,26 @@ def test_app_sizes_apply_unless_items_is_given() -> None:
         options=WorkloadOptions(items=5),
     )
     assert {s.config.options.items for s in given.panes.values()} == {5}
+
+
+@sync
+async def test_core_samples_reaching_a_pane_before_mount_or_after_removal_are_harmless() -> None:
+    """The race behind 'No nodes match CoreBars': samples come from a thread."""
+    from conc_tui.app import CoresSampled
+    from conc_tui.widgets.cores import CoreBars
+    from conc_tui.widgets.pane import ModelPane
+
+    app, _made = make_app()
+    history = ((10.0, 90.0),)
+    async with app.run_test(size=(160, 48)) as pilot:
+        unmounted = ModelPane("process")
+        unmounted.show_cores(history)  # no children at all yet
+        unmounted.show(None, app.panes["process"].config, None)
+        pane = app.query_one("#pane-process", ModelPane)
+        await pane.query_one(CoreBars).remove()  # children going away
+        app.on_cores_sampled(CoresSampled(history))
+        app.show_snapshot("process", make_snapshot("process", "cpu", 2, 3, phase=Phase.RUNNING))
+        await pane.remove()  # the pane itself going away
+        app.on_cores_sampled(CoresSampled(history))
+        await pilot.pause()
+        assert app.is_running

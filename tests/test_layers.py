@@ -15,6 +15,7 @@ ENGINE_MODULES = [
     "engine.py",
     "runner.py",
     "lab.py",
+    "lifecycle.py",
     "paths.py",
     "demo.py",
     "printable.py",

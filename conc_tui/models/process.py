@@ -12,12 +12,11 @@ import multiprocessing.util
 import os
 import signal
 import tempfile
-import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import Any
 
+from conc_tui.lifecycle import exit_with
 from conc_tui.models.base import Frontier, Outcome, RunContext, drive_pool, run_item
 from conc_tui.telemetry.link import TelemetryLink
 from conc_tui.telemetry.recorder import (
@@ -27,8 +26,6 @@ from conc_tui.telemetry.recorder import (
     set_current_recorder,
 )
 from conc_tui.workloads.base import Item, ItemResult, Workload
-
-PARENT_CHECK_S = 0.25
 
 # Set once in each worker process by the pool initializer.
 _workload: Workload | None = None
@@ -65,24 +62,13 @@ def pool_context(workload: Workload) -> BaseContext:
     return context
 
 
-def watch_parent(parent_pid: int) -> None:
-    """Exit when the parent is gone, so no worker outlives a crash.
-
-    The parent is the process that started this one: the runner for a spawned worker,
-    the fork server for a forked one (which itself exits with the runner). When it
-    dies, this process is re-parented, and its parent pid changes.
-    """
-    while True:
-        time.sleep(PARENT_CHECK_S)
-        if os.getppid() != parent_pid:
-            os._exit(70)
-
-
-def _init_worker(workload: Workload, channel: Any, counter: Any) -> None:
+def _init_worker(workload: Workload, channel: Any, counter: Any, runner_pid: int) -> None:
     global _workload
     # Ctrl+C reaches the whole process group; the coordinator decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
+    # The runner, not the parent: a forked worker's parent is the fork server, which
+    # waits for its workers to close the runner's pipe, so each would wait for the other.
+    exit_with(runner_pid)
     recorder: Recorder = NULL_RECORDER
     if channel is not None:
         link = TelemetryLink(channel, counter)
@@ -124,7 +110,7 @@ def run(ctx: RunContext) -> Outcome:
         max_workers=ctx.workers,
         mp_context=pool_context(workload),
         initializer=_init_worker,
-        initargs=(workload, channel, counter),
+        initargs=(workload, channel, counter, os.getpid()),
     )
     error = ""
     try:

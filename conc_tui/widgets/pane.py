@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Static
 
 from conc_tui.config import RunConfig
@@ -90,6 +92,7 @@ class ModelPane(Horizontal):
         serial_wall_s: float | None,
         *,
         loop: bool = False,
+        stalled_s: float | None = None,
     ) -> None:
         """Draw a snapshot (None: nothing has run in this pane yet).
 
@@ -98,11 +101,31 @@ class ModelPane(Horizontal):
             config: The pane's configuration.
             serial_wall_s: Serial baseline wall time for the config's workload, if known.
             loop: Whether loop mode is on (the run restarts whenever it finishes).
+            stalled_s: How long a live run has sent nothing, once that is too long.
         """
+        # Not composed yet, or being removed: the next snapshot draws it.
+        with contextlib.suppress(NoMatches):
+            self._draw(snapshot, config, serial_wall_s, loop, stalled_s)
+
+    def _draw(
+        self,
+        snapshot: Snapshot | None,
+        config: RunConfig,
+        serial_wall_s: float | None,
+        loop: bool,
+        stalled_s: float | None,
+    ) -> None:
         self.set_config(config)
         progress = self.query_one(".progress", LinesView)
         width = progress.scrollable_content_region.width or 80
-        progress.set_lines(progress_lines(snapshot, config, serial_wall_s, width, loop=loop))
+        lines = progress_lines(snapshot, config, serial_wall_s, width, loop=loop)
+        if stalled_s is not None and len(lines) > 2:
+            lines[2] = Text(
+                f"⚠ not responding: no word from the run for {stalled_s:.0f} s "
+                "(stopped, or starved of CPU?)",
+                style="bold #e3a008",
+            )
+        progress.set_lines(lines)
         lanes = self.query_one(WorkerLanes)
         lanes.update_workers(snapshot.worker_views if snapshot else ())
         view = self.query_one(".model-view", LinesView)
@@ -116,5 +139,8 @@ class ModelPane(Horizontal):
             self._set_column_s(snapshot.column_s)
 
     def show_cores(self, history: Sequence[tuple[float, ...]]) -> None:
-        """Draw new per-core samples."""
-        self.query_one(CoreBars).update_cores(history)
+        """Draw new per-core samples (none before the bars are mounted, or after)."""
+        # Samples come from a timer thread and can reach a pane whose children are
+        # not mounted yet or any more; the next sample draws them.
+        for bars in self.query(CoreBars):
+            bars.update_cores(history)

@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from conc_tui.config import WorkloadOptions
+from conc_tui.lifecycle import process_alive
 from conc_tui.paths import (
     cache_dir,
     cache_root,
     fallback_cache_dir,
-    process_alive,
     system_temp_dir,
 )
 from conc_tui.printable import printable

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -50,6 +49,7 @@ from typing import IO
 
 from aiohttp import web
 
+from conc_tui.lifecycle import watch
 from conc_tui.workloads.base import WorkloadError
 
 INDEX_LINK_LIMIT = 20_000
@@ -63,8 +63,6 @@ OFFSITE_URL = "http://offsite.invalid/x"
 ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
 STATS_PATH = "/__stats"
 READY_PREFIX = "READY "
-PARENT_POLL_S = 0.25
-"""How often the child checks that its parent is still alive."""
 
 _PAGE_RE = re.compile(r"/page/(0|[1-9][0-9]*)\.html")
 _DATA_RE = re.compile(r"/data/(0|[1-9][0-9]*)\.json")
@@ -281,16 +279,10 @@ async def _serve_async(
         url = f"http://{shown}:{bound[1]}"
         if ready is not None:
             ready(url)
-        if parent_pid is None:
-            await stop.wait()
-        else:
-            # Orphans are re-parented (to init or a subreaper), so a changed
-            # getppid() means the parent is gone even if it died by SIGKILL.
-            while not stop.is_set():
-                if os.getppid() != parent_pid:
-                    break
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), PARENT_POLL_S)
+        if parent_pid is not None:
+            # However the parent dies (SIGKILL too), the site goes with it.
+            watch(parent_pid, lambda: loop.call_soon_threadsafe(stop.set))
+        await stop.wait()
     finally:
         await runner.cleanup()
 
@@ -330,8 +322,7 @@ class LocalSite:
     """The site running in a child process, for one crawl.
 
     Use as ``with LocalSite(200, 100.0) as url: ...`` or call :meth:`start` and
-    :meth:`stop`. The child exits on SIGTERM and, within about
-    :data:`PARENT_POLL_S` seconds, when this process dies.
+    :meth:`stop`. The child exits on SIGTERM, and as soon as this process dies.
     """
 
     def __init__(
