@@ -421,3 +421,13 @@ def test_a_running_span_across_the_cpu_marks_wrap_is_measured() -> None:
     (view,) = agg.worker_views(1100 * MS)
     assert view.gil_wait_share == pytest.approx(0.4)
     assert unwrap_mark(5, (MASK + 1 + 3) * 1000) == (MASK + 1 + 5) * 1000
+
+
+def test_loop_lag_is_never_cut_mid_number_in_the_panel() -> None:
+    """A lag of seconds is shown in seconds, so "max 2582." never appears."""
+    from conc_tui.widgets.panels import fmt_lag
+
+    assert fmt_lag(4.25) == "4.2 ms"
+    assert fmt_lag(250.4) == "250 ms"
+    assert fmt_lag(2582.0) == "2.58 s"
+    assert len(f"{fmt_lag(2582.0)} · mean {fmt_lag(31.0)} · max {fmt_lag(12345.0)}") <= 34

@@ -299,6 +299,19 @@ def _mean_gil_share(snapshot: Snapshot) -> float | None:
     return sum(share * busy for share, busy in measured) / running
 
 
+def fmt_lag(ms: float) -> str:
+    """A lag in as few characters as keep it exact enough: "4.2 ms", "250 ms", "2.58 s".
+
+    A blocked loop's lag grows into seconds; "2582.0 ms" did not fit the panel and was
+    cut mid-number.
+    """
+    if ms < 10:
+        return f"{ms:.1f} ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    return f"{ms / 1000:.2f} s"
+
+
 def async_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
     """The asyncio view: calls on hold, request rate, loop lag, the one thread."""
     if snapshot is None or snapshot.loop is None:
@@ -325,8 +338,8 @@ def async_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
         _kv(
             "loop lag",
             Text.assemble(
-                (f"{loop.lag_ms:.1f} ms", lag_style),
-                (f" · mean {loop.lag_mean_ms:.1f} · max {loop.lag_max_ms:.1f}", _DIM),
+                (fmt_lag(loop.lag_ms), lag_style),
+                (f" · mean {fmt_lag(loop.lag_mean_ms)} · max {fmt_lag(loop.lag_max_ms)}", _DIM),
             ),
         )
     )
