@@ -67,6 +67,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_BENCH_MODELS = available_contenders()
 """Every model this Python can run, raced against the baseline."""
 
+
 def _workers_help() -> str:
     parts = [
         f"{spec.workers_doc} for {spec.name}" for spec in MODEL_SPECS.values() if not spec.baseline
@@ -526,8 +527,7 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
     workers = args.workers if args.workers is not None else default_workers(args.model)
     if model_spec(args.model).baseline and workers != 1:
         fail(
-            f"the {args.model} model runs on one worker, got --workers {workers}; "
-            "omit it or pass 1"
+            f"the {args.model} model runs on one worker, got --workers {workers}; omit it or pass 1"
         )
     for option, given in _model_options(args).items():
         owners = owner_of_option(option)
