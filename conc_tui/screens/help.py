@@ -10,24 +10,13 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from conc_tui.keys import help_rows
 from conc_tui.telemetry.states import STATE_LABELS, WorkerState
 from conc_tui.widgets.card import RULE_OF_THUMB
 from conc_tui.widgets.glyphs import STATE_GLYPHS, STATE_STYLES
 
-KEYS: tuple[tuple[str, str], ...] = (
-    ("1 2 3", "show the Processes, Threads or Asyncio pane"),
-    ("Tab / Shift+Tab", "next / previous pane"),
-    ("Space", "start or stop this pane's run"),
-    ("r", "restart this pane's run"),
-    ("+ / -", "more / fewer workers (a running run restarts)"),
-    ("w", "next workload: images, files, web, cpu"),
-    ("b", "run the serial baseline here, for speedups"),
-    ("l", "loop: start this pane's run again whenever it finishes"),
-    ("c", "race: every model on this workload against serial, with a verdict"),
-    ("?", "this help; Esc closes it"),
-    ("Ctrl+P", "command palette"),
-    ("q", "quit (stops every run first)"),
-)
+KEYS: tuple[tuple[str, str], ...] = tuple(help_rows())
+"""(keys, what they do), built from the app's one key declaration."""
 
 
 LANE_CELL = (
