@@ -42,9 +42,11 @@ from conc_tui.registry import (
     MODEL_SPECS,
     WORKLOAD_SPECS,
     available_contenders,
-    default_workers,
     model_spec,
     owner_of_option,
+)
+from conc_tui.registry import (
+    default_workers as default_workers,
 )
 from conc_tui.telemetry.snapshot import RunResult
 from conc_tui.workloads.base import WorkloadError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from conc_tui.registry import PANE_MODELS, WORKLOADS, model_spec
 
@@ -158,7 +158,7 @@ PALETTE_KEY = ("Ctrl+P", "command palette")
 """Textual's own key for the palette, listed in the help beside ours."""
 
 
-def bindings() -> list[Binding]:
+def bindings() -> list[BindingType]:
     """The app's bindings, in the order the footer shows them."""
     return [
         Binding(

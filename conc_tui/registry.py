@@ -325,13 +325,12 @@ def owner_of_option(option: str) -> tuple[str, ...]:
 def check() -> None:
     """Check the registry's cross-references; raises ``AssertionError`` naming the slip."""
     for model in _MODEL_LIST:
-        for workload in model.not_native:
-            workload_spec(workload)
+        for name in model.not_native:
+            workload_spec(name)
         if model.opening_workload is not None:
             workload_spec(model.opening_workload)
     for workload in _WORKLOAD_LIST:
-        winner = model_spec(workload.expected_winner)
-        if winner.baseline:
+        if model_spec(workload.expected_winner).baseline:
             raise AssertionError(f"workload {workload.name!r} expects the baseline to win")
     baselines = [m.name for m in _MODEL_LIST if m.baseline]
     if len(baselines) != 1:

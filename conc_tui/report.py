@@ -17,9 +17,11 @@ from conc_tui.registry import (
     BASELINE,
     CONTENDERS,
     MODEL_SPECS,
-    RULE_OF_THUMB,
     WORKLOAD_SPECS,
     model_spec,
+)
+from conc_tui.registry import (
+    RULE_OF_THUMB as RULE_OF_THUMB,
 )
 from conc_tui.telemetry.snapshot import RunResult
 

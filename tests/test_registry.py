@@ -4,6 +4,7 @@ has every entry, and that an unknown name fails loudly instead of falling throug
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 import subprocess
@@ -42,20 +43,19 @@ PAIRS = [(m, w) for m in MODELS for w in WORKLOADS]
 
 
 def _cli_choices(command: str, option: str) -> tuple[str, ...]:
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    action = next(
-        a
-        for a in sub.choices[command]._actions  # type: ignore[union-attr]
-        if option in a.option_strings
-    )
+    action = next(a for a in _subparser(command)._actions if option in a.option_strings)
     return tuple(action.choices or ())
 
 
-def _subparser_help(command: str) -> str:
+def _subparser(command: str) -> argparse.ArgumentParser:
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    return str(sub.choices[command].format_help())  # type: ignore[union-attr]
+    choices: dict[str, argparse.ArgumentParser] = sub.choices  # type: ignore[assignment]
+    return choices[command]
+
+
+def _subparser_help(command: str) -> str:
+    return _subparser(command).format_help()
 
 
 # --- every model × workload has every derived entry -------------------------------------
@@ -267,8 +267,8 @@ def test_an_unavailable_model_s_pane_says_why_and_does_not_start(thread_unavaila
 def test_keys_are_declared_once_and_every_place_follows() -> None:
     from conc_tui.app import ConcApp
 
-    assert [b.key for b in ConcApp.BINDINGS] == [k.keys for k in KEYS]  # type: ignore[union-attr]
-    assert [b.key for b in bindings()] == [k.keys for k in KEYS]
+    assert [getattr(b, "key", b) for b in ConcApp.BINDINGS] == [k.keys for k in KEYS]
+    assert [getattr(b, "key", b) for b in bindings()] == [k.keys for k in KEYS]
     rows = dict(help_rows())
     commands = {title: action for title, _text, action in palette_entries()}
     # The race and the hazard lab are in the palette; the hazard key is in the help.
