@@ -15,6 +15,7 @@ accepted names); nothing falls through to a default. No Textual here.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -30,6 +31,10 @@ MAX_WORKERS = 256
 
 class UnknownName(ValueError):
     """A model or workload name the registry does not know; the message lists the known ones."""
+
+
+class RegistryError(Exception):
+    """The registry contradicts itself or names a module that is not there."""
 
 
 def _always_available() -> str | None:
@@ -322,19 +327,27 @@ def owner_of_option(option: str) -> tuple[str, ...]:
     return tuple(m.name for m in _MODEL_LIST if option in m.options)
 
 
+def _check_module(kind: str, name: str, module: str) -> None:
+    # find_spec imports only the parent package, not the module: cheap at start-up.
+    if importlib.util.find_spec(module) is None:
+        raise RegistryError(f"{kind} {name!r} names module {module}, which does not exist")
+
+
 def check() -> None:
-    """Check the registry's cross-references; raises ``AssertionError`` naming the slip."""
+    """Check the registry's cross-references; raises :class:`RegistryError` naming the slip."""
     for model in _MODEL_LIST:
+        _check_module("model", model.name, model.module)
         for name in model.not_native:
             workload_spec(name)
         if model.opening_workload is not None:
             workload_spec(model.opening_workload)
     for workload in _WORKLOAD_LIST:
+        _check_module("workload", workload.name, workload.module)
         if model_spec(workload.expected_winner).baseline:
-            raise AssertionError(f"workload {workload.name!r} expects the baseline to win")
+            raise RegistryError(f"workload {workload.name!r} expects the baseline to win")
     baselines = [m.name for m in _MODEL_LIST if m.baseline]
     if len(baselines) != 1:
-        raise AssertionError(f"exactly one baseline model expected, got {baselines}")
+        raise RegistryError(f"exactly one baseline model expected, got {baselines}")
 
 
 check()

@@ -348,3 +348,19 @@ def test_without_a_gil_the_engine_does_not_measure_gil_waits(
     result = engine.execute(RunConfig("thread", "cpu", 2, WorkloadOptions(items=2)))
     assert result.status == "finished"
     assert result.gil_wait_share is None
+
+
+def test_a_registry_entry_without_its_module_fails_at_import(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = dataclasses.replace(
+        model_spec("thread"), name="fibre", module="conc_tui.models.fibre", title="Fibres"
+    )
+    monkeypatch.setattr(registry, "_MODEL_LIST", (*registry._MODEL_LIST, fake))
+    with pytest.raises(registry.RegistryError, match="conc_tui.models.fibre, which does not"):
+        registry.check()
+    wrong = dataclasses.replace(workload_spec("cpu"), expected_winner="fortran")
+    monkeypatch.setattr(registry, "_MODEL_LIST", registry._MODEL_LIST[:-1])
+    monkeypatch.setattr(registry, "_WORKLOAD_LIST", (*registry._WORKLOAD_LIST, wrong))
+    with pytest.raises(UnknownName, match="unknown model 'fortran'"):
+        registry.check()
