@@ -164,7 +164,7 @@ class ConcApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "conc-tui"
-    SUB_TITLE = "processes · threads · asyncio"
+    SUB_TITLE = " · ".join(model_spec(model).noun for model in PANE_MODELS)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
     BINDINGS = bindings()
@@ -401,7 +401,7 @@ class ConcApp(App[None]):
         return state.controller
 
     def _start(self, state: PaneState, config: RunConfig) -> None:
-        unavailable = model_spec(config.model).available()
+        unavailable = model_spec(config.model).cannot_run(config.workload)
         if unavailable is not None:
             self.notify(unavailable, title=f"{state.title} cannot run here", severity="error")
             return

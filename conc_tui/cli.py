@@ -91,11 +91,16 @@ def _choices_help(names: Sequence[str]) -> str:
     return "; ".join(parts)
 
 
-def check_available(model: str) -> None:
-    """Exit 2 with one line if this Python cannot run ``model``."""
-    reason = model_spec(model).available()
+def check_available(model: str, workloads: Sequence[str] = ()) -> None:
+    """Exit 2 with one line if this Python cannot run ``model`` (or it one of ``workloads``)."""
+    spec = model_spec(model)
+    reason = spec.available()
     if reason is not None:
         fail(f"--model {model} is not available on this Python: {reason}")
+    for workload in workloads:
+        refused = spec.refuses(workload)
+        if refused is not None:
+            fail(f"--model {model} cannot run the {workload} workload: {refused}")
 
 
 # --- one-line errors ------------------------------------------------------------------
@@ -525,7 +530,7 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
         fail(f"run needs --model; choose one of: {', '.join(MODELS)}")
     if args.workload is None:
         fail(f"run needs --workload; choose one of: {', '.join(WORKLOADS)}")
-    check_available(args.model)
+    check_available(args.model, (args.workload,))
     workers = args.workers if args.workers is not None else default_workers(args.model)
     if model_spec(args.model).baseline and workers != 1:
         fail(
@@ -588,7 +593,8 @@ class BenchPlan:
 
         Rounds are interleaved (serial, process, thread, ... then again) rather than
         K runs of one model in a row, so slow drift in the machine (heat, caches, other
-        load) spreads over all models instead of biasing whichever ran last.
+        load) spreads over all models instead of biasing whichever ran last. A model
+        that cannot run a workload here (see :meth:`skipped`) sits that workload out.
         """
         order = (BASELINE, *self.models)
         return [
@@ -596,6 +602,16 @@ class BenchPlan:
             for workload in self.workloads
             for _ in range(self.repeat)
             for model in order
+            if model_spec(model).refuses(workload) is None
+        ]
+
+    def skipped(self) -> list[str]:
+        """One sentence per (model, workload) pair left out, with the reason."""
+        return [
+            f"{model} skips {workload}: {reason}"
+            for workload in self.workloads
+            for model in self.models
+            if (reason := model_spec(model).refuses(workload)) is not None
         ]
 
 
@@ -614,7 +630,8 @@ def bench_plan_from_args(args: argparse.Namespace) -> BenchPlan:
     )
     for workload in plan.workloads:
         for model in (BASELINE, *plan.models):
-            _validated(plan.config(workload, model))
+            if model_spec(model).refuses(workload) is None:
+                _validated(plan.config(workload, model))
     return plan
 
 
@@ -677,6 +694,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"{len(schedule)} runs: {len(plan.workloads)} workloads × "
         f"{len(plan.models) + 1} models × {plan.repeat} rounds"
     )
+    for sentence in plan.skipped():
+        _progress(sentence)
     results: list[RunResult] = []
     for n, config in enumerate(schedule, start=1):
         try:

@@ -41,6 +41,10 @@ def _always_available() -> str | None:
     return None
 
 
+def _runs_every_workload(workload: str) -> str | None:
+    return None
+
+
 def core_count() -> int:
     """The machine's logical CPUs, as the core bars show them."""
     return max(1, os.cpu_count() or 1)
@@ -102,6 +106,9 @@ class ModelSpec:
     """The workload its pane opens with; None: it has no pane of its own."""
     available: Callable[[], str | None] = _always_available
     """None if the model can run on this Python, else one sentence saying what it needs."""
+    refuses: Callable[[str], str | None] = _runs_every_workload
+    """None if it can run the workload at all, else why not (an extension module that
+    cannot load in it, say): the CLI and the app refuse the pair with that reason."""
 
     def workers_for(self, cores: int | None = None) -> int:
         """Default workers on ``cores`` usable cores (this machine's when None)."""
@@ -117,6 +124,11 @@ class ModelSpec:
         """ "natively", or how the model runs a workload it has no native way for."""
         workload_spec(workload)
         return self.not_native.get(workload, "natively")
+
+    def cannot_run(self, workload: str) -> str | None:
+        """Why this model cannot run ``workload`` here (None: it can)."""
+        workload_spec(workload)
+        return self.available() or self.refuses(workload)
 
 
 @dataclass(frozen=True)

@@ -364,3 +364,36 @@ def test_a_registry_entry_without_its_module_fails_at_import(
     monkeypatch.setattr(registry, "_WORKLOAD_LIST", (*registry._WORKLOAD_LIST, wrong))
     with pytest.raises(UnknownName, match="unknown model 'fortran'"):
         registry.check()
+
+
+@pytest.fixture
+def thread_refuses_images(monkeypatch: pytest.MonkeyPatch) -> str:
+    reason = "PIL._imaging does not support loading in subinterpreters"
+
+    def refuses(workload: str) -> str | None:
+        return reason if workload == "images" else None
+
+    spec = dataclasses.replace(model_spec("thread"), refuses=refuses)
+    monkeypatch.setattr(
+        registry, "MODEL_SPECS", MappingProxyType({**registry.MODEL_SPECS, "thread": spec})
+    )
+    return reason
+
+
+def test_a_pair_the_model_refuses_is_refused_in_one_line_and_skipped_by_bench_and_race(
+    thread_refuses_images: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conc_tui.screens.race import RaceScreen
+
+    assert cli.main(["run", "--model", "thread", "--workload", "images"]) == 2
+    assert capsys.readouterr().err == (
+        f"conc-tui: error: --model thread cannot run the images workload: {thread_refuses_images}\n"
+    )
+    args = cli.parse_args(["bench", "--models", "thread", "--workloads", "images,cpu"])
+    plan = cli.bench_plan_from_args(args)
+    pairs = {(c.model, c.workload) for c in plan.schedule()}
+    assert pairs == {("serial", "images"), ("serial", "cpu"), ("thread", "cpu")}
+    assert plan.skipped() == [f"thread skips images: {thread_refuses_images}"]
+    race = RaceScreen(RunConfig("serial", "images", 1), {}, None)  # type: ignore[arg-type]
+    assert "thread" not in race.order and "thread" not in race.schedule
+    assert "process" in race.order

@@ -174,7 +174,9 @@ class RaceScreen(ModalScreen[None]):
         self.results: dict[str, list[RunResult]] = {}
         self.failures: dict[str, str] = {}
         self.live: Snapshot | None = None
-        self.schedule = race_schedule(RACE_ORDER, RACE_ROUNDS)
+        # A model that cannot run this workload here sits the race out.
+        self.order = tuple(m for m in RACE_ORDER if model_spec(m).cannot_run(base.workload) is None)
+        self.schedule = race_schedule(self.order, RACE_ROUNDS)
         self._next = 0
         self._generation = 0
 
@@ -245,7 +247,7 @@ class RaceScreen(ModalScreen[None]):
         )
         body.add_row("")
         body.add_row(
-            race_table(RACE_ORDER, self.race_workers, self.results, self.failures, self.live)
+            race_table(self.order, self.race_workers, self.results, self.failures, self.live)
         )
         lines = self.verdict_lines()
         if lines:
