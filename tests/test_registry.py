@@ -31,6 +31,7 @@ from conc_tui.registry import (
     model_spec,
     workload_spec,
 )
+from conc_tui.screens.help import model_rows
 from conc_tui.screens.race import RACE_ORDER
 from conc_tui.telemetry.snapshot import Phase, Snapshot, WorkerView
 from conc_tui.widgets import panels, presentation
@@ -83,6 +84,7 @@ def test_every_pair_has_a_runner_a_card_a_panel_a_help_line_and_a_cli_choice(
     assert workload in help_text
     if model in PANE_MODELS:
         assert spec.title in help_text
+    assert any(title == spec.title and spec.built_on in line for title, line in model_rows())
     # How the model runs it is said: natively, or how otherwise.
     assert spec.how_it_runs(workload)
 
