@@ -186,8 +186,8 @@ def test_a_model_added_without_its_presentation_stops_the_ui_at_import() -> None
         import dataclasses
         from types import MappingProxyType
         from conc_tui import registry
-        fake = dataclasses.replace(registry.MODEL_SPECS["thread"], name="fibre", title="Fibres")
-        registry.MODEL_SPECS = MappingProxyType({**registry.MODEL_SPECS, "fibre": fake})
+        fake = dataclasses.replace(registry.MODEL_SPECS["thread"], name="fake_model", title="Fake models")
+        registry.MODEL_SPECS = MappingProxyType({**registry.MODEL_SPECS, "fake_model": fake})
         import conc_tui.widgets.presentation
         """
     )
@@ -201,7 +201,7 @@ def test_a_model_added_without_its_presentation_stops_the_ui_at_import() -> None
     )
     assert done.returncode != 0
     assert "PresentationMissing" in done.stderr
-    assert "model 'fibre' is in the registry but has no presentation" in done.stderr
+    assert "model 'fake_model' is in the registry but has no presentation" in done.stderr
     assert "conc_tui/widgets/presentation.py" in done.stderr
 
 
@@ -356,10 +356,13 @@ def test_a_registry_entry_without_its_module_fails_at_import(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake = dataclasses.replace(
-        model_spec("thread"), name="fibre", module="conc_tui.models.fibre", title="Fibres"
+        model_spec("thread"),
+        name="fake_model",
+        module="conc_tui.models.fake_model",
+        title="Fake models",
     )
     monkeypatch.setattr(registry, "_MODEL_LIST", (*registry._MODEL_LIST, fake))
-    with pytest.raises(registry.RegistryError, match="conc_tui.models.fibre, which does not"):
+    with pytest.raises(registry.RegistryError, match="conc_tui.models.fake_model, which does not"):
         registry.check()
     wrong = dataclasses.replace(workload_spec("cpu"), expected_winner="fortran")
     monkeypatch.setattr(registry, "_MODEL_LIST", registry._MODEL_LIST[:-1])
