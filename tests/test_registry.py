@@ -186,7 +186,7 @@ def test_a_model_added_without_its_presentation_stops_the_ui_at_import() -> None
         import dataclasses
         from types import MappingProxyType
         from conc_tui import registry
-        fake = dataclasses.replace(registry.MODEL_SPECS["thread"], name="fake_model", title="Fake models")
+        fake = dataclasses.replace(registry.MODEL_SPECS["thread"], name="fake_model", title="Fakes")
         registry.MODEL_SPECS = MappingProxyType({**registry.MODEL_SPECS, "fake_model": fake})
         import conc_tui.widgets.presentation
         """
