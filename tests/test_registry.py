@@ -113,6 +113,14 @@ def test_the_derived_tables_follow_the_registry() -> None:
     assert default_workers("process", cores=6) == 6
     assert default_workers("thread", cores=6) == 8
     assert default_workers(BASELINE, cores=6) == 1
+    # The input limits are said once, in config: the parser checks the same numbers.
+    from conc_tui import config
+
+    assert cli.parse_args(["run", "--items", str(config.MAX_ITEMS)]).items == config.MAX_ITEMS
+    with pytest.raises(SystemExit):
+        cli.parse_args(["run", "--items", str(config.MAX_ITEMS + 1)])
+    with pytest.raises(ConfigError, match=f"between 1 and {config.MAX_ITEMS}"):
+        RunConfig(BASELINE, "cpu", 1, WorkloadOptions(items=config.MAX_ITEMS + 1)).validate()
 
 
 def test_model_options_are_checked_against_the_owning_model() -> None:
