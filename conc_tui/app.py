@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import threading
 import time
@@ -22,7 +21,6 @@ from rich.markup import escape
 from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
@@ -30,26 +28,34 @@ from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from conc_tui.config import MAX_WORKERS, WORKLOADS, RunConfig, WorkloadOptions
 from conc_tui.controller import RunController
+from conc_tui.keys import bindings, palette_entries
 from conc_tui.lifecycle import exit_by, leave_now
 from conc_tui.printable import printable
+from conc_tui.registry import (
+    BASELINE,
+    PANE_MODELS,
+    available_contenders,
+    default_workers,
+    model_spec,
+    workload_spec,
+)
 from conc_tui.screens.help import HelpScreen
 from conc_tui.screens.race import RaceScreen
 from conc_tui.telemetry.cores import CoreSource
 from conc_tui.telemetry.snapshot import Phase, Snapshot
 from conc_tui.widgets.pane import ModelPane
 
-PANES: tuple[tuple[str, str, str], ...] = (
-    ("process", "Processes", "images"),
-    ("thread", "Threads", "files"),
-    ("async", "Asyncio", "web"),
+PANES: tuple[tuple[str, str, str], ...] = tuple(
+    (model, model_spec(model).title, model_spec(model).opening_workload or WORKLOADS[0])
+    for model in PANE_MODELS
 )
-"""(model, title, opening workload) of each pane, in key order."""
+"""(model, title, opening workload) of each pane, in key order, from the registry."""
 
 MIN_WIDTH, MIN_HEIGHT = 60, 16
 CORE_INTERVAL_S = 0.22
 """Core sampling period: about 4.5 Hz, enough for the kernel's 10 ms tick counts."""
 
-APP_ITEMS: dict[str, int] = {"images": 64, "files": 2000, "web": 1000, "cpu": 64}
+APP_ITEMS: dict[str, int] = {name: workload_spec(name).app_items for name in WORKLOADS}
 """Input sizes the app uses unless ``--items`` is given: big enough that a first run
 lasts several seconds and can be watched (the CLI's defaults finish in about one).
 Measured on a busy 2-core VM: images 64 with 2 processes ≈ 10 s, files 2000 with 8
@@ -87,13 +93,6 @@ _PANE_ACTIONS = frozenset(
         "race",
     }
 )
-
-
-def default_workers(model: str) -> int:
-    """Opening worker count: one process per core, 8 threads, 50 tasks."""
-    if model == "process":
-        return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
-    return 8 if model == "thread" else 50
 
 
 def step_workers(current: int, up: bool) -> int:
@@ -183,29 +182,11 @@ class ConcApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "conc-tui"
-    SUB_TITLE = "processes · threads · asyncio"
+    SUB_TITLE = " · ".join(model_spec(model).noun for model in PANE_MODELS)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
-    BINDINGS = [
-        Binding("1", "show_pane('process')", "Processes", priority=True),
-        Binding("2", "show_pane('thread')", "Threads", priority=True),
-        Binding("3", "show_pane('async')", "Asyncio", priority=True),
-        Binding("tab", "next_pane", "Next pane", show=False, priority=True),
-        Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True),
-        Binding("space", "toggle_run", "Start/stop", key_display="Space", priority=True),
-        Binding("r", "restart", "Restart", priority=True),
-        Binding("plus,equals_sign", "more_workers", "Workers +", key_display="+"),
-        Binding("minus", "fewer_workers", "Workers -", key_display="-"),
-        Binding("w", "cycle_workload", "Workload"),
-        Binding("b", "baseline", "Serial baseline"),
-        Binding("l", "toggle_loop", "Loop"),
-        Binding("c", "race", "Race"),
-        Binding("h", "hazards", "Hazards", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
-        # Textual only hints at ctrl+q on Ctrl+C; here it quits, as users expect.
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-    ]
+    BINDINGS = bindings()
+    """Declared once in :mod:`conc_tui.keys`: the footer, palette and help follow it."""
 
     def __init__(
         self,
@@ -237,7 +218,7 @@ class ConcApp(App[None]):
         """A pane's config: the user's options, with the app's input size for the workload."""
         options = self.options
         if options.items is None:
-            options = replace(options, items=APP_ITEMS[workload])
+            options = replace(options, items=workload_spec(workload).app_items)
         return RunConfig(model, workload, workers, options)
 
     # -- building -------------------------------------------------------------------
@@ -381,7 +362,7 @@ class ConcApp(App[None]):
         result = snapshot.result
         if (
             result is not None
-            and result.model == "serial"
+            and result.model == BASELINE
             and snapshot.phase is Phase.FINISHED
             and result.wall_s > 0
         ):
@@ -462,6 +443,10 @@ class ConcApp(App[None]):
         return state.controller
 
     def _start(self, state: PaneState, config: RunConfig) -> None:
+        unavailable = model_spec(config.model).cannot_run(config.workload)
+        if unavailable is not None:
+            self.notify(unavailable, title=f"{state.title} cannot run here", severity="error")
+            return
         controller = self._controller(state)
         state.generation += 1
         state.last_heard, state.stalled_s, state.heard = time.monotonic(), None, False
@@ -512,7 +497,7 @@ class ConcApp(App[None]):
     def action_baseline(self) -> None:
         """Run the serial baseline of the current pane's workload, in this pane."""
         state = self.panes[self.current]
-        self._start(state, replace(state.config, model="serial", workers=1))
+        self._start(state, replace(state.config, model=BASELINE, workers=1))
 
     def action_toggle_loop(self) -> None:
         """Loop mode on or off for the current pane: restart the run whenever it finishes."""
@@ -533,8 +518,7 @@ class ConcApp(App[None]):
         config = self.panes[self.current].config
         # The race uses the CLI's input sizes unless the user chose some.
         base = replace(config, options=self.options)
-        workers = {model: default_workers(model) for model, _t, _w in PANES}
-        workers["serial"] = 1
+        workers = {model: default_workers(model) for model in (BASELINE, *available_contenders())}
         self._race_controller = self._factory()
         self.push_screen(RaceScreen(base, workers, self._race_controller))
 
@@ -631,23 +615,8 @@ class ConcApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every key's action in the command palette, too."""
         yield from super().get_system_commands(screen)
-        for model, title, _workload in PANES:
-            yield SystemCommand(
-                f"Show {title}", f"Show the {title} pane", lambda m=model: self.action_show_pane(m)
-            )
-        yield SystemCommand("Start / stop", "Start or stop this pane's run", self.action_toggle_run)
-        yield SystemCommand("Restart", "Restart this pane's run", self.action_restart)
-        yield SystemCommand("More workers", "Add workers", self.action_more_workers)
-        yield SystemCommand("Fewer workers", "Remove workers", self.action_fewer_workers)
-        yield SystemCommand("Next workload", "Cycle the workload", self.action_cycle_workload)
-        yield SystemCommand("Serial baseline", "Run the serial baseline", self.action_baseline)
-        yield SystemCommand(
-            "Loop on / off", "Restart this pane's run whenever it finishes", self.action_toggle_loop
-        )
-        yield SystemCommand(
-            "Hazard lab", "Races, deadlocks and other trade-offs, measured", self.action_hazards
-        )
-        yield SystemCommand("Keys and legend", "Open the help screen", self.action_help)
+        for title, text, action in palette_entries():
+            yield SystemCommand(title, text, lambda a=action: self.call_later(self.run_action, a))
 
 
 __all__ = ["ConcApp", "PaneState", "SnapshotArrived", "CoresSampled"]

@@ -16,7 +16,6 @@ import contextlib
 import gc
 import json
 import math
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -27,6 +26,8 @@ from urllib.parse import urlsplit
 from conc_tui import __version__, report
 from conc_tui.config import (
     FILTERS,
+    MAX_ITEMS,
+    MAX_LATENCY_MS,
     MAX_WORKERS,
     MODELS,
     WORKLOADS,
@@ -38,6 +39,17 @@ from conc_tui.engine import execute, make_workload
 from conc_tui.lifecycle import tracebacks_as_one_line
 from conc_tui.paths import remove_orphaned_run_dirs
 from conc_tui.printable import printable
+from conc_tui.registry import (
+    BASELINE,
+    MODEL_SPECS,
+    WORKLOAD_SPECS,
+    available_contenders,
+    model_spec,
+    owner_of_option,
+)
+from conc_tui.registry import (
+    default_workers as default_workers,
+)
 from conc_tui.telemetry.snapshot import RunResult
 from conc_tui.workloads.base import WorkloadError
 
@@ -52,27 +64,45 @@ EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-# Limits shared with RunConfig.validate(); the parser checks them first so the message
-# names the option exactly as the user typed it.
-MAX_ITEMS = 100_000
-MAX_LATENCY_MS = 10_000.0
 MAX_REPEAT = 100
 DEFAULT_PORT = 8765
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
-DEFAULT_BENCH_MODELS = ("process", "thread", "async")
+DEFAULT_BENCH_MODELS = available_contenders()
+"""Every model this Python can run, raced against the baseline."""
 
 
-def default_workers(model: str) -> int:
-    """The worker count a model gets when ``--workers`` is not given.
+def _workers_help() -> str:
+    parts = [
+        f"{spec.workers_doc} for {spec.name}" for spec in MODEL_SPECS.values() if not spec.baseline
+    ]
+    return f"workers (default: {', '.join(parts)}; {BASELINE} always uses 1)"
 
-    One process per core (more cannot run Python at once), 8 threads (enough to overlap
-    I/O without drowning in GIL hand-offs), 50 asyncio tasks (tasks are cheap; a
-    crawler wants many requests in flight), and one for the serial baseline.
-    """
-    if model == "process":
-        return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
-    return {"thread": 8, "async": 50}.get(model, 1)
+
+def _choices_help(names: Sequence[str]) -> str:
+    """Each model or workload with what it is built on, from the registry."""
+    parts = []
+    for name in names:
+        if name in MODEL_SPECS:
+            spec = MODEL_SPECS[name]
+            reason = spec.available()
+            text = spec.built_on + (f" (unavailable: {reason})" if reason else "")
+        else:
+            text = WORKLOAD_SPECS[name].summary
+        parts.append(f"{name} = {text}")
+    return "; ".join(parts)
+
+
+def check_available(model: str, workloads: Sequence[str] = ()) -> None:
+    """Exit 2 with one line if this Python cannot run ``model`` (or it one of ``workloads``)."""
+    spec = model_spec(model)
+    reason = spec.available()
+    if reason is not None:
+        fail(f"--model {model} is not available on this Python: {reason}")
+    for workload in workloads:
+        refused = spec.refuses(workload)
+        if refused is not None:
+            fail(f"--model {model} cannot run the {workload} workload: {refused}")
 
 
 # --- one-line errors ------------------------------------------------------------------
@@ -309,20 +339,19 @@ def build_parser() -> CliParser:
         "--model",
         type=_choice_type("model", MODELS),
         choices=MODELS,
-        help="how the work is run (required)",
+        help="how the work is run (required): " + _choices_help(MODELS),
     )
     run.add_argument(
         "--workload",
         type=_choice_type("workload", WORKLOADS),
         choices=WORKLOADS,
-        help="what work is run (required)",
+        help="what work is run (required): " + _choices_help(WORKLOADS),
     )
     run.add_argument(
         "--workers",
         metavar="N",
         type=_int_type(1, MAX_WORKERS),
-        help="processes, threads or tasks (default: one per core for process, 8 for "
-        "thread, 50 for async; serial always uses 1)",
+        help=_workers_help(),
     )
     run.add_argument("--json", action="store_true", help="print one JSON document instead")
     run.add_argument(
@@ -466,6 +495,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 # --- from arguments to configs -----------------------------------------------------------
 
 
+def _model_options(args: argparse.Namespace) -> dict[str, bool]:
+    """Each model-specific option and whether it was given."""
+    return {"--to-thread": bool(args.to_thread)}
+
+
 def options_from_args(args: argparse.Namespace) -> WorkloadOptions:
     """The :class:`WorkloadOptions` the workload options in ``args`` describe."""
     return WorkloadOptions(
@@ -498,11 +532,17 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
         fail(f"run needs --model; choose one of: {', '.join(MODELS)}")
     if args.workload is None:
         fail(f"run needs --workload; choose one of: {', '.join(WORKLOADS)}")
+    check_available(args.model, (args.workload,))
     workers = args.workers if args.workers is not None else default_workers(args.model)
-    if args.model == "serial" and workers != 1:
-        fail(f"the serial model runs on one worker, got --workers {workers}; omit it or pass 1")
-    if args.to_thread and args.model != "async":
-        fail(f"--to-thread only applies to --model async, got --model {args.model}; drop it")
+    if model_spec(args.model).baseline and workers != 1:
+        fail(
+            f"the {args.model} model runs on one worker, got --workers {workers}; omit it or pass 1"
+        )
+    for option, given in _model_options(args).items():
+        owners = owner_of_option(option)
+        if given and args.model not in owners:
+            wanted = " or ".join(f"--model {name}" for name in owners)
+            fail(f"{option} only applies to {wanted}, got --model {args.model}; drop it")
     return _validated(
         RunConfig(
             model=args.model,
@@ -544,7 +584,7 @@ class BenchPlan:
 
     def config(self, workload: str, model: str) -> RunConfig:
         """The config of one (workload, model) run."""
-        if model == "serial":
+        if model_spec(model).baseline:
             workers = 1
         else:
             workers = self.workers if self.workers is not None else default_workers(model)
@@ -555,20 +595,33 @@ class BenchPlan:
 
         Rounds are interleaved (serial, process, thread, ... then again) rather than
         K runs of one model in a row, so slow drift in the machine (heat, caches, other
-        load) spreads over all models instead of biasing whichever ran last.
+        load) spreads over all models instead of biasing whichever ran last. A model
+        that cannot run a workload here (see :meth:`skipped`) sits that workload out.
         """
-        order = ("serial", *self.models)
+        order = (BASELINE, *self.models)
         return [
             self.config(workload, model)
             for workload in self.workloads
             for _ in range(self.repeat)
             for model in order
+            if model_spec(model).refuses(workload) is None
+        ]
+
+    def skipped(self) -> list[str]:
+        """One sentence per (model, workload) pair left out, with the reason."""
+        return [
+            f"{model} skips {workload}: {reason}"
+            for workload in self.workloads
+            for model in self.models
+            if (reason := model_spec(model).refuses(workload)) is not None
         ]
 
 
 def bench_plan_from_args(args: argparse.Namespace) -> BenchPlan:
     """Turn parsed ``bench`` arguments into a validated :class:`BenchPlan` (exits 2 if bad)."""
-    models = tuple(m for m in args.models if m != "serial")
+    models = tuple(m for m in args.models if not model_spec(m).baseline)
+    for model in models:
+        check_available(model)
     plan = BenchPlan(
         workloads=tuple(args.workloads),
         models=models,
@@ -578,8 +631,9 @@ def bench_plan_from_args(args: argparse.Namespace) -> BenchPlan:
         telemetry=not args.no_telemetry,
     )
     for workload in plan.workloads:
-        for model in ("serial", *plan.models):
-            _validated(plan.config(workload, model))
+        for model in (BASELINE, *plan.models):
+            if model_spec(model).refuses(workload) is None:
+                _validated(plan.config(workload, model))
     return plan
 
 
@@ -589,7 +643,7 @@ def bench_plan_from_args(args: argparse.Namespace) -> BenchPlan:
 def _cmd_app(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     # Any model and workload will do: this checks the options' ranges only.
-    _validated(RunConfig("serial", "cpu", 1, options))
+    _validated(RunConfig(BASELINE, WORKLOADS[0], 1, options))
     from conc_tui.app import ConcApp  # Textual is imported here and only here.
 
     app = ConcApp(options=options)
@@ -636,7 +690,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     # so a bad --files does not surface after minutes of image runs.
     for workload in plan.workloads:
         try:
-            make_workload(plan.config(workload, "serial"))
+            make_workload(plan.config(workload, BASELINE))
         except (ConfigError, WorkloadError) as exc:
             fail(str(exc))
     schedule = plan.schedule()
@@ -644,6 +698,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"{len(schedule)} runs: {len(plan.workloads)} workloads × "
         f"{len(plan.models) + 1} models × {plan.repeat} rounds"
     )
+    for sentence in plan.skipped():
+        _progress(sentence)
     results: list[RunResult] = []
     for n, config in enumerate(schedule, start=1):
         try:

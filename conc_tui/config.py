@@ -8,12 +8,36 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-MODELS = ("serial", "process", "thread", "async")
-WORKLOADS = ("images", "files", "web", "cpu")
-FILTERS = ("blur", "sharpen", "resize", "median", "contour")
-MAX_WORKERS = 256
+from conc_tui.registry import (
+    MAX_WORKERS,
+    MODELS,
+    WORKLOAD_SPECS,
+    WORKLOADS,
+    UnknownName,
+    model_spec,
+    workload_spec,
+)
 
-DEFAULT_ITEMS = {"images": 16, "files": 400, "web": 200, "cpu": 24}
+FILTERS = ("blur", "sharpen", "resize", "median", "contour")
+MAX_ITEMS = 100_000
+"""Most items, pages (``--items``, ``--max-pages``)."""
+MAX_LATENCY_MS = 10_000.0
+"""Longest added delay (``--io-latency``, ``--latency``)."""
+
+DEFAULT_ITEMS = {name: spec.items for name, spec in WORKLOAD_SPECS.items()}
+
+__all__ = [
+    "DEFAULT_ITEMS",
+    "FILTERS",
+    "MAX_ITEMS",
+    "MAX_LATENCY_MS",
+    "MAX_WORKERS",
+    "MODELS",
+    "WORKLOADS",
+    "ConfigError",
+    "RunConfig",
+    "WorkloadOptions",
+]
 
 
 class ConfigError(ValueError):
@@ -37,7 +61,7 @@ class WorkloadOptions:
     """Under asyncio, run blocking workloads through ``asyncio.to_thread``."""
 
     def items_for(self, workload: str) -> int:
-        return self.items if self.items is not None else DEFAULT_ITEMS[workload]
+        return self.items if self.items is not None else workload_spec(workload).items
 
 
 @dataclass(frozen=True)
@@ -49,12 +73,11 @@ class RunConfig:
     telemetry: bool = True
 
     def validate(self) -> RunConfig:
-        if self.model not in MODELS:
-            raise ConfigError(f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}")
-        if self.workload not in WORKLOADS:
-            raise ConfigError(
-                f"unknown workload {self.workload!r}; choose one of: {', '.join(WORKLOADS)}"
-            )
+        try:
+            model_spec(self.model)
+            workload_spec(self.workload)
+        except UnknownName as exc:
+            raise ConfigError(str(exc)) from None
         if not 1 <= self.workers <= MAX_WORKERS:
             raise ConfigError(f"--workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
         opts = self.options
@@ -62,16 +85,21 @@ class RunConfig:
             raise ConfigError(
                 f"unknown filter {opts.filter!r}; choose one of: {', '.join(FILTERS)}"
             )
-        if opts.items is not None and not 1 <= opts.items <= 100_000:
-            raise ConfigError(f"--items must be between 1 and 100000, got {opts.items}")
-        if not 0 <= opts.io_latency_ms <= 10_000:
+        if opts.items is not None and not 1 <= opts.items <= MAX_ITEMS:
+            raise ConfigError(f"--items must be between 1 and {MAX_ITEMS}, got {opts.items}")
+        if not 0 <= opts.io_latency_ms <= MAX_LATENCY_MS:
             raise ConfigError(
-                f"--io-latency must be between 0 and 10000 ms, got {opts.io_latency_ms:g}"
+                f"--io-latency must be between 0 and {MAX_LATENCY_MS:g} ms, "
+                f"got {opts.io_latency_ms:g}"
             )
-        if not 0 <= opts.latency_ms <= 10_000:
-            raise ConfigError(f"--latency must be between 0 and 10000 ms, got {opts.latency_ms:g}")
-        if not 1 <= opts.max_pages <= 100_000:
-            raise ConfigError(f"--max-pages must be between 1 and 100000, got {opts.max_pages}")
+        if not 0 <= opts.latency_ms <= MAX_LATENCY_MS:
+            raise ConfigError(
+                f"--latency must be between 0 and {MAX_LATENCY_MS:g} ms, got {opts.latency_ms:g}"
+            )
+        if not 1 <= opts.max_pages <= MAX_ITEMS:
+            raise ConfigError(
+                f"--max-pages must be between 1 and {MAX_ITEMS}, got {opts.max_pages}"
+            )
         return self
 
     def with_workers(self, workers: int) -> RunConfig:

@@ -10,7 +10,6 @@ runner's workers send, samples the OS, and publishes snapshots on schedule.
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import threading
@@ -24,6 +23,7 @@ from conc_tui.config import RunConfig
 from conc_tui.lifecycle import describe_exit, new_run_dir, process_alive
 from conc_tui.models.base import Outcome
 from conc_tui.models.process import mp_context
+from conc_tui.registry import gil_enabled, model_spec, workload_spec
 from conc_tui.runner import runner_main
 from conc_tui.telemetry.accounting import CpuAccount, TreeCpuMeter
 from conc_tui.telemetry.aggregator import Aggregator
@@ -31,13 +31,6 @@ from conc_tui.telemetry.hub import TelemetryHub
 from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot
 from conc_tui.telemetry.states import Event
 from conc_tui.workloads.base import ItemResult, Workload, WorkloadError, checksum
-
-_WORKLOAD_CLASSES = {
-    "images": ("conc_tui.workloads.images", "ImagesWorkload"),
-    "files": ("conc_tui.workloads.files", "FilesWorkload"),
-    "web": ("conc_tui.workloads.web", "WebWorkload"),
-    "cpu": ("conc_tui.workloads.cpu", "CpuWorkload"),
-}
 
 MAX_FAILURES_KEPT = 20
 POLL_S = 0.02
@@ -48,8 +41,7 @@ STOP_GRACE_S = 0.5
 
 def make_workload(config: RunConfig) -> Workload:
     """Build the workload a config names (not prepared yet)."""
-    module_name, class_name = _WORKLOAD_CLASSES[config.workload]
-    cls: Any = getattr(importlib.import_module(module_name), class_name)
+    cls: Any = workload_spec(config.workload).workload_class()
     workload: Workload = cls(config.options)
     return workload
 
@@ -107,7 +99,8 @@ def execute(
         workload=config.workload,
         workers=config.workers,
         origin_ns=time.monotonic_ns(),
-        gil_possible=config.model == "thread",
+        # Free-threaded Python has no GIL to wait for: the share is "not applicable".
+        gil_possible=model_spec(config.model).measures.gil_wait and gil_enabled(),
     )
     try:
         runner.start()
@@ -170,6 +163,7 @@ def _observe(
     next_snapshot = began = time.monotonic()
     next_cpu_poll = 0.0
     on_hold: list[int] = []
+    measures_loop = model_spec(hub.aggregator.model).measures.loop_lag
     waitables = [results, runner.sentinel]
     if hub.connection is not None:
         waitables.append(hub.connection)
@@ -224,7 +218,7 @@ def _observe(
         if now >= next_cpu_poll and meter.opened:
             next_cpu_poll = now + CPU_POLL_S
             meter.poll()
-            if hub.connection is not None and hub.aggregator.model == "async":
+            if hub.connection is not None and measures_loop:
                 on_hold.append(hub.aggregator.in_flight())
         if on_snapshot is not None and now >= next_snapshot:
             hub.publish(publish)

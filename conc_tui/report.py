@@ -13,6 +13,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from conc_tui.printable import printable
+from conc_tui.registry import (
+    BASELINE,
+    CONTENDERS,
+    MODEL_SPECS,
+    WORKLOAD_SPECS,
+    model_spec,
+)
+from conc_tui.registry import (
+    RULE_OF_THUMB as RULE_OF_THUMB,
+)
 from conc_tui.telemetry.snapshot import RunResult
 
 RUN_SCHEMA = "conc-tui/run/1"
@@ -21,11 +31,10 @@ BENCH_SCHEMA = "conc-tui/bench/1"
 FAILURES_SHOWN = 5
 """How many failed items the readable run report lists."""
 
-NOUNS = {"serial": "serial", "process": "processes", "thread": "threads", "async": "asyncio"}
+NOUNS = {name: spec.noun for name, spec in MODEL_SPECS.items()}
 """How a verdict names each model."""
 
-RULE_OF_THUMB = "processes for CPU-heavy work, asyncio for many network calls, threads for the rest"
-EXPECTED_WINNER = {"cpu": "process", "images": "process", "web": "async", "files": "thread"}
+EXPECTED_WINNER = {name: spec.expected_winner for name, spec in WORKLOAD_SPECS.items()}
 """What the rule of thumb predicts for each workload (images are CPU-heavy work)."""
 
 
@@ -201,7 +210,7 @@ def summarize_bench(results: Iterable[RunResult]) -> list[BenchRow]:
         finished = [r for r in runs if r.status == "finished"]
         walls = tuple(r.wall_s for r in finished)
         median = medians[(workload, model)]
-        baseline = medians.get((workload, "serial"))
+        baseline = medians.get((workload, BASELINE))
         speedup = baseline / median if baseline is not None and median else None
         rows.append(
             BenchRow(
@@ -288,6 +297,12 @@ def is_saturated(others: float | None, cores: int | None) -> bool:
     return others is not None and others >= SATURATED_SHARE * (cores or 1)
 
 
+def _possessive(model: str) -> str:
+    """ "processes'", "asyncio's"."""
+    spec = model_spec(model)
+    return spec.noun + ("'" if spec.noun_is_plural and spec.noun.endswith("s") else "'s")
+
+
 def reasons(workload: str, rows: Sequence[BenchRow]) -> list[str]:
     """Why the timings came out as they did, each sentence quoting the figure it rests on.
 
@@ -295,10 +310,10 @@ def reasons(workload: str, rows: Sequence[BenchRow]) -> list[str]:
     stands out; none is chosen by a model's name alone.
     """
     mine = {r.model: r for r in rows if r.workload == workload}
-    serial = mine.get("serial")
+    serial = mine.get(BASELINE)
     found: list[str] = []
     if serial is not None and serial.cores_busy is not None:
-        for model in ("process", "thread", "async"):
+        for model in CONTENDERS:
             row = mine.get(model)
             if row is None or row.cores_busy is None:
                 continue
@@ -309,34 +324,44 @@ def reasons(workload: str, rows: Sequence[BenchRow]) -> list[str]:
                     f"{NOUNS[model]} kept {row.cores_busy:.2f} cores busy, "
                     f"serial {serial.cores_busy:.2f}"
                 )
-    threads = mine.get("thread")
-    gil = threads.gil_wait_share if threads is not None else None
-    if gil is not None and gil >= 0.2:
-        found.append(f"threads waited for the GIL {gil:.0%} of their running time")
-    loop = mine.get("async")
-    if loop is not None:
-        if loop.calls_on_hold is not None and loop.calls_on_hold >= 1.5:
-            found.append(f"asyncio kept {loop.calls_on_hold:.0f} calls on hold on average")
-        if loop.loop_lag_max_ms is not None and loop.loop_lag_max_ms >= 100:
-            how = f" ({loop.async_mode})" if loop.async_mode else ""
-            found.append(
-                f"asyncio's event loop fell {loop.loop_lag_max_ms:.0f} ms behind at worst{how}"
-            )
-    # Start-up is a cost of its own only for a pool of processes (interpreters to start,
-    # modules to import). A thread's or task's "ready" comes when it first gets the GIL
+    for model in CONTENDERS:
+        row = mine.get(model)
+        measures = model_spec(model).measures
+        if row is None:
+            continue
+        gil = row.gil_wait_share
+        if measures.gil_wait and gil is not None and gil >= 0.2:
+            found.append(f"{NOUNS[model]} waited for the GIL {gil:.0%} of their running time")
+        if measures.loop_lag:
+            if row.calls_on_hold is not None and row.calls_on_hold >= 1.5:
+                found.append(
+                    f"{NOUNS[model]} kept {row.calls_on_hold:.0f} calls on hold on average"
+                )
+            if row.loop_lag_max_ms is not None and row.loop_lag_max_ms >= 100:
+                how = f" ({row.async_mode})" if row.async_mode else ""
+                found.append(
+                    f"{_possessive(model)} event loop fell {row.loop_lag_max_ms:.0f} ms behind "
+                    f"at worst{how}"
+                )
+    # Start-up is a cost of its own only where a worker is an interpreter to start and
+    # modules to import. A thread's or task's "ready" comes when it first gets the GIL
     # or the loop, so under pure-Python load it measures GIL waits, quoted above.
-    pool = mine.get("process")
-    startup = pool.startup_s if pool is not None else None
-    wall = pool.median_s if pool is not None else None
-    if startup is not None and wall and startup >= 0.15 * wall:
-        found.append(f"processes' start-up took {startup:.2f} s of a {wall:.2f} s run")
-    for model in ("thread", "async", "process"):
+    for model in CONTENDERS:
+        pool = mine.get(model)
+        if pool is None or not model_spec(model).measures.startup_cost:
+            continue
+        startup, wall = pool.startup_s, pool.median_s
+        if startup is not None and wall and startup >= 0.15 * wall:
+            found.append(
+                f"{_possessive(model)} start-up took {startup:.2f} s of a {wall:.2f} s run"
+            )
+    for model in CONTENDERS:
         row = mine.get(model)
         if row is None or row.lock_wait_s is None or not row.median_s:
             continue
         if row.lock_wait_s >= 0.1 * row.median_s:
             found.append(
-                f"{NOUNS[model]}' workers waited {row.lock_wait_s:.2f} s for the log lock "
+                f"{_possessive(model)} workers waited {row.lock_wait_s:.2f} s for the log lock "
                 f"in a {row.median_s:.2f} s run"
             )
     return found
@@ -385,7 +410,7 @@ def judge(workload: str, rows: Sequence[BenchRow]) -> Verdict:
             text += (": " if winner else "; measured: ") + "; ".join(why)
         return Verdict(workload, call, winner, text, why, others, cores)
 
-    serial = by_model.get("serial")
+    serial = by_model.get(BASELINE)
     if serial is None or serial.median_s is None:
         return Verdict(
             workload,
@@ -430,13 +455,13 @@ def judge(workload: str, rows: Sequence[BenchRow]) -> Verdict:
             "too close",
             f"{workload}: too close to call; {_timing(best)} and {_timing(rival)} overlap",
         )
-    if best.model == "serial":
+    if best.model == BASELINE:
         listed = ", ".join(f"{NOUNS[r.model]} {format_speedup(r.speedup)}" for r in timed[1:])
         text = f"{workload}: serial wins; every model was slower ({listed})"
     else:
-        wins = "wins" if best.model == "async" else "win"
+        wins = "win" if model_spec(best.model).noun_is_plural else "wins"
         text = f"{workload}: {NOUNS[best.model]} {wins}, {format_speedup(best.speedup)} over serial"
-        rest = [r for r in mine if r.model not in ("serial", best.model)]
+        rest = [r for r in mine if r.model not in (BASELINE, best.model)]
         if rest:
             text += "; " + ", ".join(f"{NOUNS[r.model]} {format_speedup(r.speedup)}" for r in rest)
     text += f"; {_timing(best)} against {_timing(runner_up)}"

@@ -21,11 +21,8 @@ import psutil
 
 from conc_tui.config import RunConfig
 from conc_tui.lifecycle import exit_with
-from conc_tui.models import asyncio as async_model
-from conc_tui.models import process as process_model
-from conc_tui.models import serial as serial_model
-from conc_tui.models import thread as thread_model
 from conc_tui.models.base import Outcome, RunContext, describe_error
+from conc_tui.registry import MODEL_SPECS
 from conc_tui.telemetry.link import TelemetryLink
 from conc_tui.telemetry.system import (
     cpu_seconds_self_and_children,
@@ -33,11 +30,10 @@ from conc_tui.telemetry.system import (
 )
 from conc_tui.workloads.base import Workload, WorkloadError
 
+# Built from the registry; a model this Python cannot run has no entry (the CLI and
+# the app refuse it before a runner starts).
 MODELS: dict[str, Callable[[RunContext], Outcome]] = {
-    "serial": serial_model.run,
-    "process": process_model.run,
-    "thread": thread_model.run,
-    "async": async_model.run,
+    name: spec.runner() for name, spec in MODEL_SPECS.items() if spec.available() is None
 }
 
 

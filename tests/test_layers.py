@@ -19,6 +19,8 @@ ENGINE_MODULES = [
     "paths.py",
     "demo.py",
     "printable.py",
+    "registry.py",
+    "report.py",
 ]
 
 

@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 
 from conc_tui.app import ConcApp
+from conc_tui.registry import PANE_MODELS, model_spec
 
 OUT = Path(__file__).parent
 SIZE = (160, 48)
-PANES = (("1", "processes"), ("2", "threads"), ("3", "asyncio"))
+PANES = tuple((str(key), model_spec(model).noun) for key, model in enumerate(PANE_MODELS, 1))
+"""(key, file name) per pane: processes.svg, threads.svg, asyncio.svg."""
 
 
 async def shoot(wait_s: float) -> None:

@@ -1,4 +1,4 @@
-"""The help screen: every key, the states legend and the rule of thumb."""
+"""The help screen: every key, the models, the states legend and the rule of thumb."""
 
 from __future__ import annotations
 
@@ -10,24 +10,27 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from conc_tui.keys import help_rows
+from conc_tui.registry import MODEL_SPECS
 from conc_tui.telemetry.states import STATE_LABELS, WorkerState
 from conc_tui.widgets.card import RULE_OF_THUMB
 from conc_tui.widgets.glyphs import STATE_GLYPHS, STATE_STYLES
 
-KEYS: tuple[tuple[str, str], ...] = (
-    ("1 2 3", "show the Processes, Threads or Asyncio pane"),
-    ("Tab / Shift+Tab", "next / previous pane"),
-    ("Space", "start or stop this pane's run"),
-    ("r", "restart this pane's run"),
-    ("+ / -", "more / fewer workers (a running run restarts)"),
-    ("w", "next workload: images, files, web, cpu"),
-    ("b", "run the serial baseline here, for speedups"),
-    ("l", "loop: start this pane's run again whenever it finishes"),
-    ("c", "race: every model on this workload against serial, with a verdict"),
-    ("?", "this help; Esc closes it"),
-    ("Ctrl+P", "command palette"),
-    ("q", "quit (stops every run first)"),
-)
+KEYS: tuple[tuple[str, str], ...] = tuple(help_rows())
+"""(keys, what they do), built from the app's one key declaration."""
+
+
+def model_rows() -> list[tuple[str, str]]:
+    """(title, what it is built on and what it is for), one per model in the registry."""
+    rows = []
+    for spec in MODEL_SPECS.values():
+        use = spec.rule_of_thumb or "the yardstick for every speedup"
+        line = f"{spec.built_on}: {use}"
+        unavailable = spec.available()
+        if unavailable:
+            line += f" (not on this Python: {unavailable})"
+        rows.append((spec.title, line))
+    return rows
 
 
 LANE_CELL = (
@@ -64,6 +67,10 @@ def help_text() -> Table:
     table.add_row(Text("Keys", style="bold underline"), "")
     for key, what in KEYS:
         table.add_row(key, what)
+    table.add_row("", "")
+    table.add_row(Text("Models", style="bold underline"), "")
+    for title, line in model_rows():
+        table.add_row(title, line)
     table.add_row("", "")
     table.add_row(Text("Lanes", style="bold underline"), LANE_CELL)
     for state in STATE_LABELS:

@@ -23,6 +23,7 @@ from textual.widgets import Static
 from conc_tui.config import RunConfig
 from conc_tui.controller import RunController
 from conc_tui.printable import printable
+from conc_tui.registry import BASELINE, available_contenders, model_spec
 from conc_tui.report import (
     MIN_RUNS,
     format_bytes,
@@ -34,16 +35,11 @@ from conc_tui.report import (
 )
 from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot
 
-RACE_ORDER = ("serial", "process", "thread", "async")
+RACE_ORDER = (BASELINE, *available_contenders())
+"""The baseline, then every model this Python can run, in the registry's order."""
 RACE_ROUNDS = MIN_RUNS
 """Rounds of the race, like ``conc-tui bench --repeat``: fewer runs cannot tell a
 margin from the scatter, so the verdict would have no winner to name."""
-MODEL_NAMES = {
-    "serial": "serial",
-    "process": "processes",
-    "thread": "threads",
-    "async": "asyncio",
-}
 BAR_WIDTH = 10
 
 
@@ -81,7 +77,7 @@ def race_table(
 ) -> Table:
     """The race so far: one row per model, with its median wall time, spread and speedup."""
     rows = {r.model: r for r in summarize_bench(r for runs in results.values() for r in runs)}
-    serial = rows.get("serial")
+    serial = rows.get(BASELINE)
     fastest = min((r.median_s for r in rows.values() if r.median_s is not None), default=None)
     serial_checksums = set(serial.checksums) if serial is not None else set()
     table = Table(box=None, padding=(0, 1), expand=False)
@@ -100,7 +96,7 @@ def race_table(
     ):
         table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for model in order:
-        name = MODEL_NAMES[model]
+        name = model_spec(model).noun
         mine = results.get(model, [])
         row = rows.get(model)
         running = live is not None and live.model == model and live.result is None
@@ -178,7 +174,9 @@ class RaceScreen(ModalScreen[None]):
         self.results: dict[str, list[RunResult]] = {}
         self.failures: dict[str, str] = {}
         self.live: Snapshot | None = None
-        self.schedule = race_schedule(RACE_ORDER, RACE_ROUNDS)
+        # A model that cannot run this workload here sits the race out.
+        self.order = tuple(m for m in RACE_ORDER if model_spec(m).cannot_run(base.workload) is None)
+        self.schedule = race_schedule(self.order, RACE_ROUNDS)
         self._next = 0
         self._generation = 0
 
@@ -249,7 +247,7 @@ class RaceScreen(ModalScreen[None]):
         )
         body.add_row("")
         body.add_row(
-            race_table(RACE_ORDER, self.race_workers, self.results, self.failures, self.live)
+            race_table(self.order, self.race_workers, self.results, self.failures, self.live)
         )
         lines = self.verdict_lines()
         if lines:
@@ -261,7 +259,7 @@ class RaceScreen(ModalScreen[None]):
 
     def verdict_lines(self) -> list[str]:
         """Once the race is over: who won and why, then the rule of thumb's check."""
-        if not self.finished or "serial" not in self.results:
+        if not self.finished or BASELINE not in self.results:
             return []
         rows = summarize_bench(r for runs in self.results.values() for r in runs)
         return [judge(self.base.workload, rows).text, format_load(rows), rule_of_thumb(rows)]

@@ -12,19 +12,15 @@ from textual.css.query import NoMatches
 from textual.widgets import Static
 
 from conc_tui.config import RunConfig
+from conc_tui.registry import model_spec
 from conc_tui.telemetry.snapshot import Snapshot
-from conc_tui.widgets.card import CARDS, card_text
+from conc_tui.widgets.card import card_text
 from conc_tui.widgets.cores import CoreBars
 from conc_tui.widgets.glyphs import legend
 from conc_tui.widgets.lanes import CORE_WIDTH, LABEL_WIDTH, WorkerLanes
 from conc_tui.widgets.lines import LinesView
-from conc_tui.widgets.panels import MODEL_NAMES, model_lines, progress_lines, worker_cores
-
-ANALOGY_TITLES = {
-    "process": "Own tools: one process each",
-    "thread": "Shared tools, in shifts",
-    "async": "A secretary juggling calls",
-}
+from conc_tui.widgets.panels import progress_lines, worker_cores
+from conc_tui.widgets.presentation import model_lines, presentation
 
 
 class ModelPane(Horizontal):
@@ -53,10 +49,10 @@ class ModelPane(Horizontal):
             cores.border_title = "CPU cores"
             yield cores
             view = LinesView(classes="model-view")
-            view.border_title = ANALOGY_TITLES[self.model]
+            view.border_title = presentation(self.model).view_title
             yield view
             card = Static(classes="card")
-            card.border_title = CARDS[self.model].title
+            card.border_title = presentation(self.model).card.title
             yield card
 
     def on_mount(self) -> None:
@@ -80,9 +76,12 @@ class ModelPane(Horizontal):
         self.query_one(".card", Static).update(
             card_text(self.model, config.workload, config.options)
         )
-        noun = MODEL_NAMES[self.model]
+        spec = model_spec(self.model)
+        unavailable = spec.available()
         self.query_one(WorkerLanes).set_placeholder(
-            f"Press Space to start: {config.workers} {noun} on '{config.workload}'"
+            f"{spec.title} cannot run on this Python: {unavailable}"
+            if unavailable
+            else f"Press Space to start: {config.workers} {spec.worker_noun} on '{config.workload}'"
         )
 
     def show(

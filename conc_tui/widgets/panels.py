@@ -10,6 +10,7 @@ from rich.text import Text
 
 from conc_tui.config import RunConfig
 from conc_tui.printable import printable
+from conc_tui.registry import gil_enabled, model_spec
 from conc_tui.telemetry.snapshot import Phase, Snapshot, WorkerView
 
 PHASE_STYLES: dict[Phase, str] = {
@@ -28,7 +29,6 @@ PHASE_MARKS: dict[Phase, str] = {
     Phase.FAILED: "✗",
     Phase.STOPPED: "■",
 }
-MODEL_NAMES = {"process": "processes", "thread": "threads", "async": "asyncio tasks"}
 _DIM = "#8b949e"
 
 
@@ -62,7 +62,7 @@ def fmt_mb(size: int) -> str:
 
 def run_title(model: str, workers: int, workload: str) -> str:
     """ "thread × 8 · files"."""
-    if model == "serial":
+    if model_spec(model).baseline:
         return f"serial baseline · {workload}"
     return f"{model} × {workers} · {workload}"
 
@@ -144,7 +144,7 @@ def result_line(snapshot: Snapshot, serial_wall_s: float | None) -> Text:
         return Text(f"✗ failed after {fmt_seconds(result.wall_s)}: {reason}", "bold #ff7b72")
     verb = "finished" if snapshot.phase is Phase.FINISHED else "stopped"
     text = Text(f"{verb} in {fmt_seconds(result.wall_s)}", style="bold")
-    if result.model == "serial":
+    if model_spec(result.model).baseline:
         text.append(" · serial baseline recorded for speedups", style=_DIM)
     elif serial_wall_s and result.wall_s > 0 and snapshot.phase is Phase.FINISHED:
         speedup = serial_wall_s / result.wall_s
@@ -274,6 +274,11 @@ def gil_lines(snapshot: Snapshot, width: int) -> list[Text]:
     A share is measured once the thread has run through a sample; until then it says
     "measuring…" rather than drawing an empty bar that would read as 0%.
     """
+    if not gil_enabled():
+        return [
+            Text("GIL: off (free-threaded Python)", "bold"),
+            _kv("GIL wait", Text("not applicable: threads run Python in parallel", _DIM)),
+        ]
     lines = [Text("GIL wait share (of running time)", "bold")]
     bar_width = max(4, min(20, width - 16))
     pending = "measuring…" if snapshot.phase.active else "not measured"
@@ -344,7 +349,9 @@ def async_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
         )
     )
     lines.append(_kv("mode", loop.blocking))
-    if loop.blocking == TO_THREAD_MODE:
+    if loop.blocking == TO_THREAD_MODE and not gil_enabled():
+        lines.append(_kv("GIL wait", "not applicable: the GIL is off"))
+    elif loop.blocking == TO_THREAD_MODE:
         share = _mean_gil_share(snapshot)
         pending = "measuring…" if snapshot.phase.active else "not measured"
         lines.append(
@@ -370,7 +377,7 @@ def blocked_sentence(mode: str) -> str:
     return "The loop is blocked: every call waits."
 
 
-def serial_lines(snapshot: Snapshot, width: int) -> list[Text]:
+def serial_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
     """What the pane shows while it runs the serial baseline."""
     return [
         Text("Serial baseline", "bold"),
@@ -378,17 +385,6 @@ def serial_lines(snapshot: Snapshot, width: int) -> list[Text]:
         Text("Its wall time is the yardstick for", _DIM),
         Text("every speedup shown in this app.", _DIM),
     ]
-
-
-def model_lines(model: str, snapshot: Snapshot | None, width: int) -> list[Text]:
-    """The analogy view for a pane's model (or the serial view during a baseline)."""
-    if snapshot is not None and snapshot.model == "serial":
-        return serial_lines(snapshot, width)
-    if model == "process":
-        return process_lines(snapshot, width)
-    if model == "thread":
-        return thread_lines(snapshot, width)
-    return async_lines(snapshot, width)
 
 
 def worker_cores(views: tuple[WorkerView, ...]) -> frozenset[int]:
