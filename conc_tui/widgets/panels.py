@@ -339,15 +339,9 @@ def async_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
     )
     lines.append(_kv("done/s", f"{loop.requests_per_s:.1f} requests a second"))
     lag_style = "bold #ff5f5f" if loop.lag_ms >= BLOCKED_LAG_MS else "#3fb950"
-    lines.append(
-        _kv(
-            "loop lag",
-            Text.assemble(
-                (fmt_lag(loop.lag_ms), lag_style),
-                (f" · mean {fmt_lag(loop.lag_mean_ms)} · max {fmt_lag(loop.lag_max_ms)}", _DIM),
-            ),
-        )
-    )
+    # Two lines: on one, a narrow panel cut the worst lag mid-number.
+    lines.append(_kv("loop lag", Text(fmt_lag(loop.lag_ms) + " now", lag_style)))
+    lines.append(Text(f"  mean {fmt_lag(loop.lag_mean_ms)} · max {fmt_lag(loop.lag_max_ms)}", _DIM))
     lines.append(_kv("mode", loop.blocking))
     if loop.blocking == TO_THREAD_MODE and not gil_enabled():
         lines.append(_kv("GIL wait", "not applicable: the GIL is off"))
