@@ -68,7 +68,7 @@ def default_workers(model: str) -> int:
     I/O without drowning in GIL hand-offs), 50 asyncio tasks (tasks are cheap; a
     crawler wants many requests in flight), and one for the serial baseline.
     """
-    if model == "process":
+    if model in ("process", "interp"):
         return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
     return {"thread": 8, "async": 50}.get(model, 1)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-MODELS = ("serial", "process", "thread", "async")
+MODELS = ("serial", "process", "thread", "async", "interp")
 WORKLOADS = ("images", "files", "web", "cpu")
 FILTERS = ("blur", "sharpen", "resize", "median", "contour")
 MAX_WORKERS = 256
@@ -51,6 +51,11 @@ class RunConfig:
     def validate(self) -> RunConfig:
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}")
+        if self.model == "interp":
+            from conc_tui.models.interp import available  # only this model needs it
+
+            if (need := available()) is not None:
+                raise ConfigError(need)
         if self.workload not in WORKLOADS:
             raise ConfigError(
                 f"unknown workload {self.workload!r}; choose one of: {', '.join(WORKLOADS)}"

@@ -107,7 +107,7 @@ def execute(
         workload=config.workload,
         workers=config.workers,
         origin_ns=time.monotonic_ns(),
-        gil_possible=config.model == "thread",
+        gil_possible=config.model in ("thread", "interp"),
     )
     try:
         runner.start()

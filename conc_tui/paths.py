@@ -15,8 +15,6 @@ import stat
 import tempfile
 from pathlib import Path
 
-import psutil
-
 RUN_PREFIX = "conc-tui-run-"
 
 
@@ -91,6 +89,8 @@ def new_run_dir() -> Path:
 
 def process_alive(pid: int) -> bool:
     """True while ``pid`` runs; a zombie counts as gone (it will never clean up)."""
+    import psutil  # here, not above: psutil refuses to load in a subinterpreter
+
     try:
         status: str = psutil.Process(pid).status()
     except psutil.NoSuchProcess:

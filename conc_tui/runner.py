@@ -22,6 +22,7 @@ import psutil
 
 from conc_tui.config import RunConfig
 from conc_tui.models import asyncio as async_model
+from conc_tui.models import interp as interp_model
 from conc_tui.models import process as process_model
 from conc_tui.models import serial as serial_model
 from conc_tui.models import thread as thread_model
@@ -38,6 +39,7 @@ MODELS: dict[str, Callable[[RunContext], Outcome]] = {
     "process": process_model.run,
     "thread": thread_model.run,
     "async": async_model.run,
+    "interp": interp_model.run,
 }
 
 
