@@ -46,7 +46,6 @@ from conc_tui.telemetry.recorder import (
     NULL_RECORDER,
     BatchRecorder,
     Recorder,
-    current_recorder,
     set_current_recorder,
 )
 from conc_tui.telemetry.states import WorkerState
@@ -268,9 +267,7 @@ def run(ctx: RunContext) -> Outcome:
             worker.attach(workload, worker_id, fd)
             if link is not None:
                 # Sent once it can work: the start-up is creation plus imports.
-                link.hello(
-                    worker_id, f"interp {number}", os.getpid(), threading.get_native_id()
-                )
+                link.hello(worker_id, f"interp {number}", os.getpid(), threading.get_native_id())
             mine.worker = worker
         except Exception as exc:
             text = _failure_text(exc)
@@ -307,4 +304,3 @@ def run(ctx: RunContext) -> Outcome:
     if setup_errors and not error:
         error = f"an interpreter could not start: {setup_errors[0]}"
     return Outcome(frontier.results, error)
-
