@@ -98,6 +98,15 @@ def _failure_text(exc: BaseException) -> str:
     return f"{line} ({_failure_text(cause)})" if cause is not None else line
 
 
+def _same_path() -> str:
+    """Code giving an interpreter this one's import path, as a spawned process gets it.
+
+    A new interpreter starts from the path Python started with, without what the
+    program added since (a test folder, say), so a workload defined there is found.
+    """
+    return f"import sys\nsys.path[:] = {sys.path!r}"
+
+
 @functools.cache
 def workload_support(module_name: str) -> str | None:
     """None when a workload's module loads in a subinterpreter, else why not (one line).
@@ -112,7 +121,7 @@ def workload_support(module_name: str) -> str | None:
     assert found is not None
     interpreter = found[1].create()
     try:
-        interpreter.exec(f"import {module_name}")
+        interpreter.exec(f"{_same_path()}\nimport {module_name}")
     except Exception as exc:  # ExecutionFailed: the import's own error, as text
         return _failure_text(exc)
     finally:
@@ -211,7 +220,8 @@ class InterpreterWorker:
         # The queue type must be known inside before a queue can be sent in.
         # (the backport loads its queues lazily: touching the name loads them).
         self.interpreter.exec(
-            f"import {api_name}\n{api_name}.create_queue\nimport {_THIS_MODULE} as _conc_tui_worker"
+            f"{_same_path()}\nimport {api_name}\n{api_name}.create_queue\n"
+            f"import {_THIS_MODULE} as _conc_tui_worker"
         )
         self.results: Any = api.create_queue()
 
