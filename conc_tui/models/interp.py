@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
-from conc_tui.models.base import Frontier, Outcome, RunContext, drive_pool, run_item
+from conc_tui.models.base import Frontier, Outcome, RunContext, StopFlag, drive_pool, run_item
 from conc_tui.telemetry import lock as lock_module
 from conc_tui.telemetry.link import EVENTS_FRAME
 from conc_tui.telemetry.recorder import (
@@ -107,34 +107,41 @@ def _same_path() -> str:
     return f"import sys\nsys.path[:] = {sys.path!r}"
 
 
-@functools.cache
-def workload_support(module_name: str) -> str | None:
-    """None when a workload's module loads in a subinterpreter, else why not (one line).
+# What runs and probes found out, per workload module: None if it loads, else why not.
+_verdicts: dict[str, str | None] = {}
 
-    Tried for real, once per process: a fresh interpreter imports the module, and
-    every extension module it needs must allow it.
-    """
-    need = available()
-    if need is not None:
-        return need
-    found = _api()
-    assert found is not None
-    interpreter = found[1].create()
+
+def _try_import(interpreter: Any, module_name: str) -> str | None:
     try:
-        interpreter.exec(f"{_same_path()}\nimport {module_name}")
+        interpreter.exec(f"import {module_name}")
     except Exception as exc:  # ExecutionFailed: the import's own error, as text
         return _failure_text(exc)
-    finally:
-        interpreter.close()
     return None
 
 
-def unavailable_reason(workload: Workload) -> str | None:
-    """Why ``workload`` cannot run in subinterpreters, as a sentence; None when it can."""
-    reason = workload_support(type(workload).__module__)
-    if reason is None:
-        return None
-    return f"the {workload.name} workload cannot run in a subinterpreter ({reason})"
+def workload_support(module_name: str) -> str | None:
+    """None when a workload's module loads in a subinterpreter, else why not (one line).
+
+    Tried for real, once per process: a run's first worker or a fresh interpreter
+    imports the module, and every extension module it needs must allow it.
+    """
+    if module_name in _verdicts:
+        return _verdicts[module_name]
+    found = _api()
+    if found is None:
+        return available()
+    interpreter = found[1].create()
+    try:
+        interpreter.exec(_same_path())
+        verdict = _try_import(interpreter, module_name)
+    finally:
+        interpreter.close()
+    _verdicts[module_name] = verdict
+    return verdict
+
+
+def refusal_sentence(workload_name: str, reason: str) -> str:
+    return f"the {workload_name} workload cannot run in a subinterpreter ({reason})"
 
 
 # --- Inside each subinterpreter -------------------------------------------------------
@@ -212,17 +219,29 @@ def worker_detach() -> None:
 # --- In the runner --------------------------------------------------------------------
 
 
+class WorkloadRefused(RuntimeError):
+    """The workload's module does not load in a subinterpreter; the message says why."""
+
+
 class InterpreterWorker:
     """One subinterpreter and the queue its results come back on."""
 
-    def __init__(self, api_name: str, api: ModuleType) -> None:
+    def __init__(self, api_name: str, api: ModuleType, workload_module: str) -> None:
         self.interpreter: Any = api.create()
-        # The queue type must be known inside before a queue can be sent in.
-        # (the backport loads its queues lazily: touching the name loads them).
-        self.interpreter.exec(
-            f"{_same_path()}\nimport {api_name}\n{api_name}.create_queue\n"
-            f"import {_THIS_MODULE} as _conc_tui_worker"
-        )
+        try:
+            # The queue type must be known inside before a queue can be sent in
+            # (the backport loads its queues lazily: touching the name loads them).
+            self.interpreter.exec(
+                f"{_same_path()}\nimport {api_name}\n{api_name}.create_queue\n"
+                f"import {_THIS_MODULE} as _conc_tui_worker"
+            )
+            refusal = _try_import(self.interpreter, workload_module)
+            _verdicts[workload_module] = refusal
+            if refusal is not None:
+                raise WorkloadRefused(refusal)
+        except BaseException:
+            self.interpreter.close()
+            raise
         self.results: Any = api.create_queue()
 
     def attach(self, workload: Workload, worker_id: int, fd: int) -> None:
@@ -248,45 +267,60 @@ class WorkerSetupFailed(RuntimeError):
     """An interpreter could not be made a worker; the message says why, in one line."""
 
 
+class _EitherFlag:
+    """Set when the user stops the run, or when a worker could not start."""
+
+    def __init__(self, first: StopFlag, second: threading.Event) -> None:
+        self._first, self._second = first, second
+
+    def is_set(self) -> bool:
+        return self._first.is_set() or self._second.is_set()
+
+
 def run(ctx: RunContext) -> Outcome:
     found = _api()
-    need = available()
-    if found is None or need is not None:
-        return Outcome([], need or "no interpreters module")
+    if found is None:
+        return Outcome([], available() or "no interpreters module")
     api_name, api = found
     workload = ctx.workload
-    reason = unavailable_reason(workload)
-    if reason is not None:
-        return Outcome([], reason)
+    module = type(workload).__module__
+    known = _verdicts.get(module)
+    if known is not None:
+        return Outcome([], refusal_sentence(workload.name, known))
     link = ctx.link
     fd = link.connection.fileno() if link is not None else -1
     workers: list[InterpreterWorker] = []
     workers_lock = threading.Lock()
     setup_errors: list[str] = []
+    setup_failed = threading.Event()
     mine = threading.local()
 
     def start_worker() -> None:
         # A failing initializer would break the pool with a misleading "a worker
-        # process died": keep the reason and fail this thread's items with it.
+        # process died": keep the reason, stop feeding items and fail with it.
+        mine.worker = None
         try:
-            worker = InterpreterWorker(api_name, api)
+            worker = InterpreterWorker(api_name, api, module)
             with workers_lock:
                 workers.append(worker)
+                number = len(workers)
             worker_id = link.allocate_id() if link is not None else 0
-            number = len(workers)
             worker.attach(workload, worker_id, fd)
             if link is not None:
                 # Sent once it can work: the start-up is creation plus imports.
                 link.hello(worker_id, f"interp {number}", os.getpid(), threading.get_native_id())
             mine.worker = worker
-        except Exception as exc:
-            text = _failure_text(exc)
+        except WorkloadRefused as exc:
             with workers_lock:
-                setup_errors.append(text)
-            mine.worker = None
+                setup_errors.append(refusal_sentence(workload.name, str(exc)))
+            setup_failed.set()
+        except Exception as exc:
+            with workers_lock:
+                setup_errors.append(f"an interpreter could not start: {_failure_text(exc)}")
+            setup_failed.set()
 
     def task(item: Item) -> ItemResult:
-        worker: InterpreterWorker | None = getattr(mine, "worker", None)
+        worker: InterpreterWorker | None = mine.worker
         if worker is None:
             raise WorkerSetupFailed(setup_errors[0] if setup_errors else "no interpreter")
         return worker.run(item)
@@ -301,7 +335,10 @@ def run(ctx: RunContext) -> Outcome:
     error = ""
     try:
         error = drive_pool(
-            lambda item: pool.submit(task, item), frontier, ctx.workers * 2, ctx.stop
+            lambda item: pool.submit(task, item),
+            frontier,
+            ctx.workers * 2,
+            _EitherFlag(ctx.stop, setup_failed),
         )
     finally:
         # A thread running an interpreter cannot be killed: a stop lets items finish.
@@ -311,6 +348,6 @@ def run(ctx: RunContext) -> Outcome:
                 worker.close()
             except Exception as exc:  # the log's last flush, say: the run has ended
                 error = error or f"closing an interpreter failed: {_failure_text(exc)}"
-    if setup_errors and not error:
-        error = f"an interpreter could not start: {setup_errors[0]}"
+    if setup_errors:
+        error = setup_errors[0]
     return Outcome(frontier.results, error)
