@@ -11,6 +11,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from conc_tui.config import ConfigError, RunConfig, WorkloadOptions
 from conc_tui.engine import execute, make_workload
 from conc_tui.models import interp
 from conc_tui.models.base import RunContext
+from conc_tui.telemetry.snapshot import Snapshot
 from conc_tui.telemetry.states import Event, EventKind
 
 NEED = interp.available()
@@ -161,3 +164,24 @@ def test_a_failing_item_is_counted_and_the_run_goes_on() -> None:
     assert result.status == "finished", result.reason
     assert (result.items_done, result.items_failed) == (3, 3)
     assert dict(result.failures)["item-1"] == "OSError: cannot read item 1"
+
+
+@needs_interpreters
+def test_a_stop_ends_the_run_after_the_running_items() -> None:
+    stop = threading.Event()
+
+    def on_snapshot(snapshot: Snapshot) -> None:
+        if snapshot.items_done >= 1:
+            stop.set()
+
+    started = time.monotonic()
+    result = execute(
+        RunConfig("interp", "cpu", 2, WorkloadOptions(items=40)),
+        on_snapshot=on_snapshot,
+        stop=stop,
+    )
+    summary = (result.status, result.reason, result.items_done, result.failures)
+    assert result.status == "stopped", summary
+    assert 1 <= result.items_done < 40 and result.items_failed == 0, summary
+    # An interpreter's thread cannot be killed: the items it runs finish, no more.
+    assert time.monotonic() - started < 30
