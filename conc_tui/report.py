@@ -21,7 +21,13 @@ BENCH_SCHEMA = "conc-tui/bench/1"
 FAILURES_SHOWN = 5
 """How many failed items the readable run report lists."""
 
-NOUNS = {"serial": "serial", "process": "processes", "thread": "threads", "async": "asyncio"}
+NOUNS = {
+    "serial": "serial",
+    "process": "processes",
+    "thread": "threads",
+    "async": "asyncio",
+    "interp": "interpreters",
+}
 """How a verdict names each model."""
 
 RULE_OF_THUMB = "processes for CPU-heavy work, asyncio for many network calls, threads for the rest"
