@@ -17,8 +17,13 @@ once (one write each) instead of waiting for a batch.
 
 Extension modules must opt in to subinterpreters; those that have not (Pillow,
 psutil, as of this writing) refuse to load, and a workload that needs one cannot run
-here. :func:`workload_support` finds out by importing the workload in a fresh
-interpreter, and remembers the answer.
+here. A run's workers find out as they import the workload (and fail the run with
+the import's own error); :func:`workload_support` asks a fresh interpreter when no run
+has yet. Either answer is remembered for the life of the process.
+
+Nothing may fork while interpreters exist: on 3.13.0 a fork then aborts the process
+("Fatal Python error: PyThreadState_Get"), so this model starts no process, and
+whatever a workload starts (the local web site) is started before, in ``prepare``.
 
 The files workload's log: every interpreter has its own ``logging``, so its own
 handler, its own lock and its own descriptor on the one log file (opened for
