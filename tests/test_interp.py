@@ -31,7 +31,11 @@ if NEED is not None and os.environ.get("CONC_TUI_REQUIRE_INTERP") == "1":
     raise RuntimeError(f"CONC_TUI_REQUIRE_INTERP is set, but {NEED}")
 needs_interpreters = pytest.mark.skipif(NEED is not None, reason=NEED or "")
 
-SMALL = {"cpu": WorkloadOptions(items=4), "files": WorkloadOptions(items=24)}
+SMALL = {
+    "cpu": WorkloadOptions(items=4),
+    "files": WorkloadOptions(items=24),
+    "web": WorkloadOptions(items=12, latency_ms=5),
+}
 
 
 @pytest.mark.skipif(NEED is None, reason="this Python runs the interpreters model")
@@ -51,8 +55,8 @@ def test_on_an_older_python_the_cli_says_what_it_needs_in_one_line() -> None:
 
 
 @needs_interpreters
-@pytest.mark.parametrize("workload", ["cpu", "files"])
-def test_cpu_and_files_give_the_serial_checksum(workload: str) -> None:
+@pytest.mark.parametrize("workload", ["cpu", "files", "web"])
+def test_cpu_files_and_web_give_the_serial_checksum(workload: str) -> None:
     serial = execute(RunConfig("serial", workload, 1, SMALL[workload]))
     result = execute(RunConfig("interp", workload, 2, SMALL[workload]))
     assert result.status == "finished", result.reason
