@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from subinterp_items import HalfFailing
 
-from conc_tui.config import ConfigError, RunConfig, WorkloadOptions
+from conc_tui.config import RunConfig, WorkloadOptions
 from conc_tui.engine import execute, make_workload
 from conc_tui.models import interp
 from conc_tui.models.base import RunContext
@@ -50,8 +50,7 @@ def test_on_an_older_python_the_cli_says_what_it_needs_in_one_line() -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "Python 3.13" in lines[0] and "conc-tui[interp]" in lines[0]
-    with pytest.raises(ConfigError, match="interpreters model needs"):
-        RunConfig("interp", "cpu", 2).validate()
+    assert interp.refuses("cpu", "conc_tui.workloads.cpu") == NEED
 
 
 @needs_interpreters
@@ -160,6 +159,8 @@ def test_which_workloads_can_run_is_tried_once_and_remembered() -> None:
     outcome = interp.run(RunContext(workload=images, workers=2))
     assert outcome.results == []
     assert outcome.error == f"the images workload cannot run in a subinterpreter ({refusal})"
+    assert interp.refuses("images", "conc_tui.workloads.images") == outcome.error
+    assert interp.refuses("files", "conc_tui.workloads.files") is None
 
 
 @needs_interpreters

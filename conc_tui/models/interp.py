@@ -149,6 +149,19 @@ def refusal_sentence(workload_name: str, reason: str) -> str:
     return f"the {workload_name} workload cannot run in a subinterpreter ({reason})"
 
 
+def refuses(workload_name: str, module_name: str) -> str | None:
+    """Why this model cannot run a workload here, as one sentence (None: it can).
+
+    For a registry's per-workload check, before any run starts: the CLI and the app
+    can refuse the pair with the same words a run would fail with.
+    """
+    need = available()
+    if need is not None:
+        return need
+    reason = workload_support(module_name)
+    return None if reason is None else refusal_sentence(workload_name, reason)
+
+
 # --- Inside each subinterpreter -------------------------------------------------------
 
 
