@@ -36,8 +36,7 @@ from conc_tui.config import (
     WorkloadOptions,
 )
 from conc_tui.engine import execute, make_workload
-from conc_tui.lifecycle import tracebacks_as_one_line
-from conc_tui.paths import remove_orphaned_run_dirs
+from conc_tui.lifecycle import remove_orphaned_run_dirs, tracebacks_as_one_line
 from conc_tui.printable import printable
 from conc_tui.registry import (
     BASELINE,

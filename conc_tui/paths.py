@@ -13,9 +13,9 @@ import stat
 import tempfile
 from pathlib import Path
 
-from conc_tui.lifecycle import remove_orphaned_run_dirs
-
-__all__ = ["assets_dir", "cache_dir", "remove_orphaned_run_dirs", "sample_images_dir"]
+# No lifecycle (psutil) here: the files workload imports this module inside
+# subinterpreters, where psutil refuses to load.
+__all__ = ["assets_dir", "cache_dir", "sample_images_dir"]
 
 
 def cache_root() -> Path:

@@ -160,6 +160,18 @@ class WorkloadSpec:
         return getattr(importlib.import_module(self.module), self.class_name)
 
 
+def _interp_available() -> str | None:
+    interp: Any = importlib.import_module("conc_tui.models.interp")
+    reason: str | None = interp.available()
+    return reason
+
+
+def _interp_refuses(workload: str) -> str | None:
+    interp: Any = importlib.import_module("conc_tui.models.interp")
+    reason: str | None = interp.refuses(workload, workload_spec(workload).module)
+    return reason
+
+
 _MODEL_LIST: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="serial",
@@ -225,6 +237,22 @@ _MODEL_LIST: tuple[ModelSpec, ...] = (
         },
         options=("--to-thread",),
         opening_workload="web",
+    ),
+    ModelSpec(
+        name="interp",
+        title="Interpreters",
+        noun="interpreters",
+        noun_is_plural=True,
+        worker_noun="interpreters",
+        built_on="subinterpreters with their own GIL, one thread each (PEP 684/734)",
+        module="conc_tui.models.interp",
+        # Parallel like processes: more than one per core cannot run Python at once.
+        default_workers=lambda cores: cores,
+        workers_doc="one per core",
+        rule_of_thumb="",
+        measures=Measures(gil_wait=True, startup_cost=True),
+        available=_interp_available,
+        refuses=_interp_refuses,
     ),
 )
 

@@ -30,6 +30,14 @@ from types import TracebackType
 from conc_tui.telemetry.recorder import current_recorder
 from conc_tui.telemetry.states import WorkerState
 
+_owner_id: int | None = None
+
+
+def set_lock_owner_id(owner_id: int) -> None:
+    """Name this interpreter's new locks ``owner_id``, not the pid (subinterpreters share it)."""
+    global _owner_id
+    _owner_id = owner_id
+
 
 class InstrumentedRLock:
     """A re-entrant lock that reports waits and holds to :func:`current_recorder`.
@@ -46,7 +54,7 @@ class InstrumentedRLock:
     def __init__(self, lock_id: int | None = None) -> None:
         self._lock = threading.RLock()
         self._fixed_id = lock_id is not None
-        self.lock_id: int = lock_id if lock_id is not None else os.getpid()
+        self.lock_id: int = lock_id if lock_id is not None else _owner_id or os.getpid()
         # Only the owning thread ever writes its own ident here, so another thread
         # reading a stale value can never mistake itself for the owner.
         self._owner: int | None = None

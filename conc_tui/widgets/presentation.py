@@ -199,6 +199,33 @@ PRESENTATIONS: Mapping[str, Presentation] = MappingProxyType(
                 ),
             },
         ),
+        "interp": Presentation(
+            card=ModelCard(
+                title="Interpreters",
+                analogy="Workers under one roof, each with its own tools: "
+                "nothing is shared unless it is sent across.",
+                pros=(
+                    "real parallel Python: each interpreter has its own GIL",
+                    "one process: quicker to start and lighter than processes",
+                ),
+                cons=(
+                    "extension modules must opt in (Pillow and psutil do not yet)",
+                    "data is pickled across, as between processes",
+                ),
+            ),
+            view_title="Own tools, one roof",
+            panel=process_lines,
+            look_for={
+                "cpu": "lanes stay green on every core, never GIL-grey: each "
+                "interpreter has its own GIL, inside one process.",
+                "files": "each interpreter has its own log handler and lock, so nobody "
+                "queues; all of them append whole lines to the one log file.",
+                "web": "interpreters mostly wait on the network (blue), each with its "
+                "own GIL and its own connections.",
+                "images": "cannot run: Pillow does not load in a subinterpreter, "
+                "and the run says so.",
+            },
+        ),
     }
 )
 

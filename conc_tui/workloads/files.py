@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from conc_tui.config import WorkloadOptions
-from conc_tui.lifecycle import process_alive
 from conc_tui.paths import (
     cache_dir,
     cache_root,
@@ -182,6 +181,10 @@ def sweep_stale_corpus_temps(cache: Path) -> int:
     A process killed while generating (SIGKILL, a power cut) cannot clean up; its
     folder carries its pid, so any later start can tell it is orphaned.
     """
+    # Here, not at the top: lifecycle needs psutil, which refuses to load in a
+    # subinterpreter, and the workers of the interpreters model import this module.
+    from conc_tui.lifecycle import process_alive
+
     removed = 0
     try:
         candidates = list(cache.glob(f".corpus-v*{_TEMP_MARK}*"))

@@ -45,7 +45,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-import psutil
 from PIL import Image, ImageFilter
 
 from conc_tui.config import FILTERS, WorkloadOptions
@@ -258,6 +257,8 @@ class ImagesWorkload(Workload):
             WorkloadError: the folder is missing, is not a folder, or holds no JPEG,
                 PNG or WebP image.
         """
+        import psutil  # only here, in the runner: workers do not need it
+
         _lift_pillow_limit()
         self.pixel_budget = pixel_budget(self.workers, psutil.virtual_memory().available)
         if self.options.images is None:
