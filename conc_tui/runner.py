@@ -21,6 +21,7 @@ from typing import Any
 import psutil
 
 from conc_tui.config import RunConfig
+from conc_tui.messages import InputRejected, Prepared, RunFinished, RunnerCrashed
 from conc_tui.models import asyncio as async_model
 from conc_tui.models import process as process_model
 from conc_tui.models import serial as serial_model
@@ -63,12 +64,12 @@ def runner_main(
             workload.plan_run(config.workers, stop)
             workload.prepare(Path(run_dir))
         except WorkloadError as exc:
-            results.send(("error", "input", str(exc)))
+            results.send(InputRejected(str(exc)))
             return
         # Whatever runs below this process now (the local web site) serves the input;
         # the observer counts its CPU apart from the workers'.
-        helpers = [child.pid for child in psutil.Process().children(recursive=True)]
-        results.send(("prepared", workload.total_items(), workload.describe(), helpers))
+        helpers = frozenset(child.pid for child in psutil.Process().children(recursive=True))
+        results.send(Prepared(workload.total_items(), workload.describe(), helpers))
         ctx = RunContext(
             workload=workload,
             workers=config.workers,
@@ -86,23 +87,20 @@ def runner_main(
         if link is not None:
             link.flush_all()
         results.send(
-            (
-                "result",
-                {
-                    "outcome": outcome,
-                    "wall_s": wall_s,
-                    "start_ns": start_ns,
-                    "end_ns": end_ns,
-                    # Pool workers from a fork server are not this process's children,
-                    # so this misses them: the observer's tree count replaces it.
-                    "cpu_s": (cpu_self1 - cpu_self0) + (cpu_kids1 - cpu_kids0),
-                    "peak_rss_bytes": peak_rss_self_and_children(),
-                },
+            RunFinished(
+                outcome=outcome,
+                wall_s=wall_s,
+                start_ns=start_ns,
+                end_ns=end_ns,
+                # Pool workers from a fork server are not this process's children,
+                # so this misses them: the observer's tree count replaces it.
+                cpu_s=(cpu_self1 - cpu_self0) + (cpu_kids1 - cpu_kids0),
+                peak_rss_bytes=peak_rss_self_and_children(),
             )
         )
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
-        results.send(("error", "crash", describe_error(exc)))
+        results.send(RunnerCrashed(describe_error(exc)))
     finally:
         workload.close()
         sys.stderr.flush()
