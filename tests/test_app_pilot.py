@@ -10,11 +10,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from fakes import FakeController, make_snapshot
 from textual.widgets import ContentSwitcher, Static
 
 from conc_tui.app import APP_ITEMS, ConcApp, step_workers
 from conc_tui.config import MAX_WORKERS, RunConfig, WorkloadOptions
-from conc_tui.demo import FakeController, make_snapshot
 from conc_tui.screens.help import HelpScreen
 from conc_tui.telemetry.snapshot import Phase, Snapshot
 from conc_tui.widgets.lanes import WorkerLanes

@@ -11,9 +11,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from fakes import FakeController, make_snapshot
 
 from conc_tui.app import ConcApp
-from conc_tui.demo import FakeController, make_snapshot
 
 SIZES = [(80, 24), (160, 48)]
 HISTORY = tuple(tuple(float((17 * core + 9 * t) % 101) for core in range(8)) for t in range(12))

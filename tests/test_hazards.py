@@ -394,8 +394,9 @@ def test_every_figure_is_documented(module: Any) -> None:
 
 
 def _app() -> Any:
+    from fakes import FakeController
+
     from conc_tui.app import ConcApp
-    from conc_tui.demo import FakeController
 
     class NoCores:
         def sample(self) -> tuple[float, ...]:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+from fakes import FakeController, make_snapshot
 from rich.console import Console
 from rich.table import Table
 from textual.app import App
 
 from conc_tui.config import RunConfig, WorkloadOptions
-from conc_tui.demo import FakeController, make_snapshot
 from conc_tui.screens.race import RACE_ORDER, RACE_ROUNDS, RaceScreen, race_table
 from conc_tui.telemetry.snapshot import Phase, RunResult
 

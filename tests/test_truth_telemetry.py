@@ -390,7 +390,7 @@ def test_help_defines_each_lane_state_in_one_sentence() -> None:
 def test_state_events_carry_the_threads_cpu_clock_and_lock_waits_the_lock_id() -> None:
     from collections import deque
 
-    from conc_tui.telemetry.recorder import LocalRecorder
+    from fakes import LocalRecorder
 
     sink: deque[Event] = deque()
     recorder = LocalRecorder(1, sink.append)

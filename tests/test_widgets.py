@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from fakes import make_snapshot
 from rich.style import Style
 
 from conc_tui.config import RunConfig
-from conc_tui.demo import make_snapshot
 from conc_tui.telemetry.cores import CoreSampler
 from conc_tui.telemetry.snapshot import Phase, WorkerView
 from conc_tui.telemetry.states import WorkerState as S

@@ -12,16 +12,17 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from fakes import LocalRecorder
 from PIL import Image, ImageFilter
 
 from conc_tui.config import WorkloadOptions
 from conc_tui.paths import sample_images_dir
-from conc_tui.telemetry.recorder import NULL_RECORDER, LocalRecorder, set_current_recorder
+from conc_tui.telemetry.recorder import set_current_recorder
 from conc_tui.telemetry.states import Event, EventKind, WorkerState
 from conc_tui.workloads.base import Item, ItemResult, Workload, WorkloadError, checksum
 from conc_tui.workloads.cpu import BANDS, MAX_ITER, CpuWorkload, mandelbrot_band
@@ -33,12 +34,6 @@ from conc_tui.workloads.images import GIL_FRIENDLY, ImagesWorkload
 _MP = multiprocessing.get_context(
     "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 )
-
-
-@pytest.fixture(autouse=True)
-def _reset_recorder() -> Iterator[None]:
-    yield
-    set_current_recorder(NULL_RECORDER)
 
 
 @pytest.fixture
