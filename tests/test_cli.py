@@ -472,12 +472,11 @@ def test_serve_prints_the_url_and_ctrl_c_exits_0(
     }
 
 
-def test_serve_warns_when_not_loopback(
-    fake_site: dict[str, Any], capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert cli.main(["serve", "--host", "0.0.0.0"]) == 0
-    err = capsys.readouterr().err
-    assert "warning: 0.0.0.0 is not loopback, so the site is reachable from the network" in err
+def test_serve_refuses_a_host_that_is_not_loopback(capsys: pytest.CaptureFixture[str]) -> None:
+    # The real site, not the fake: it checks the host before it binds anything.
+    assert cli.main(["serve", "--host", "0.0.0.0"]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert "binds loopback only; use one of 127.0.0.1, localhost, ::1, got '0.0.0.0'" in err
 
 
 @pytest.mark.parametrize(
