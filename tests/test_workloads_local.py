@@ -27,7 +27,8 @@ from conc_tui.telemetry.states import Event, EventKind, WorkerState
 from conc_tui.workloads.base import Item, ItemResult, Workload, WorkloadError, checksum
 from conc_tui.workloads.cpu import BANDS, MAX_ITER, CpuWorkload, mandelbrot_band
 from conc_tui.workloads.files import FilesWorkload, corpus_dir, ensure_corpus
-from conc_tui.workloads.images import GIL_FRIENDLY, ImagesWorkload
+from conc_tui.workloads.filters import GIL_FRIENDLY
+from conc_tui.workloads.images import ImagesWorkload
 
 # As the app does: a fork server where there is one (never a fork of this
 # multi-threaded test process), else spawn.
