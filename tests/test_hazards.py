@@ -346,6 +346,12 @@ def test_demo_json_matches_the_documented_fields(capsys: pytest.CaptureFixture[s
             fixed=_rebuild(debug.DebugRun, document["figures"]["fixed"]),
         ).sentence
     )
+    # ...and quotes them: the equality above also holds for a sentence that says nothing.
+    broken, fixed = document["figures"]["broken"], document["figures"]["fixed"]
+    assert (
+        f"parsed {broken['records_parsed']} of {broken['records']} records" in document["sentence"]
+    )
+    assert f"the program ended '{fixed['program_outcome']}'" in document["sentence"]
 
 
 def _rebuild(cls: type[T], data: dict[str, Any]) -> T:
