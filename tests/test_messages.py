@@ -52,10 +52,12 @@ def test_every_note_a_link_sends_reaches_the_aggregator() -> None:
 
     # A note added to the protocol without a test here fails this line.
     assert {type(note) for note in sent} == set(get_args(ControlNote))
-    assert agg.pool_started_ns == sent[0].t_ns  # type: ignore[union-attr]
+    pool, hello = sent[0], sent[1]
+    assert isinstance(pool, PoolStarting) and isinstance(hello, WorkerHello)
+    assert agg.pool_started_ns == pool.t_ns
     (track,) = agg.tracks.values()
     assert (track.label, track.pid, track.tid) == ("task 1", os.getpid(), None)
-    assert track.startup_s is not None and track.startup_s >= 0
+    assert track.startup_s == (hello.t_ns - pool.t_ns) / 1e9
     assert agg.async_mode == "to_thread"
     assert agg.work_threads == {4242}
 
