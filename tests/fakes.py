@@ -13,7 +13,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from conc_tui.config import DEFAULT_ITEMS, RunConfig, WorkloadOptions
 from conc_tui.controller import SnapshotCallback
@@ -283,6 +284,31 @@ def make_snapshot(
         input=f"demo {workload}",
         failures=failures,
     )
+
+
+def make_result(
+    model: str = "thread", workload: str = "cpu", wall_s: float = 1.0, **changes: Any
+) -> RunResult:
+    """A plausible finished result, for tests of what is said about results.
+
+    ``changes`` override any field.
+    """
+    result = RunResult(
+        model=model,
+        workload=workload,
+        workers=1 if model == "serial" else 4,
+        wall_s=wall_s,
+        items_done=24,
+        items_failed=0,
+        checksum="0123456789abcdef",
+        throughput=24 / wall_s,
+        bytes_processed=3 * 1024 * 1024,
+        cpu_s=2.5,
+        mean_cores_busy=1.5,
+        peak_rss_bytes=80 * 1024 * 1024,
+        startup_s=0.05,
+    )
+    return replace(result, **changes)
 
 
 @dataclass

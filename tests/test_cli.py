@@ -11,11 +11,11 @@ import subprocess
 import sys
 import types
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import make_result
 
 from conc_tui import cli, report
 from conc_tui.config import MAX_WORKERS, ConfigError, RunConfig, WorkloadOptions
@@ -23,28 +23,6 @@ from conc_tui.telemetry.snapshot import RunResult
 from conc_tui.workloads.base import WorkloadError
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def make_result(
-    model: str = "thread", workload: str = "cpu", wall_s: float = 1.0, **changes: Any
-) -> RunResult:
-    """A plausible finished result; ``changes`` override any field."""
-    result = RunResult(
-        model=model,
-        workload=workload,
-        workers=1 if model == "serial" else 4,
-        wall_s=wall_s,
-        items_done=24,
-        items_failed=0,
-        checksum="0123456789abcdef",
-        throughput=24 / wall_s,
-        bytes_processed=3 * 1024 * 1024,
-        cpu_s=2.5,
-        mean_cores_busy=1.5,
-        peak_rss_bytes=80 * 1024 * 1024,
-        startup_s=0.05,
-    )
-    return replace(result, **changes)
 
 
 class FakeEngine:
