@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from multiprocessing.connection import wait
-from typing import Any
+from typing import Any, NoReturn
 
 from conc_tui.config import RunConfig
 from conc_tui.messages import (
@@ -231,6 +231,9 @@ def _observe(
                 # The last batches come in as the pool's workers exit.
                 hub.drain(timeout=1.0)
                 return ended(finished=message)
+            else:
+                unhandled: NoReturn = message  # a report without a branch: a mypy error
+                raise TypeError(f"unknown runner report {unhandled!r}")
         elif not runner.is_alive() and not results.poll():
             hub.drain(timeout=0.2)
             return ended(crash=_died(runner))

@@ -11,6 +11,7 @@ import pickle
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import NoReturn
 
 from conc_tui.messages import AsyncMode, ControlNote, PoolStarting, WorkerHello, WorkThread
 from conc_tui.telemetry.aggregator import Aggregator
@@ -99,6 +100,10 @@ class TelemetryHub:
             agg.async_mode = note.mode
         elif isinstance(note, WorkThread):
             agg.work_threads.add(note.tid)
+        else:
+            # A note without a branch here is a type error (mypy), not a silent loss.
+            unhandled: NoReturn = note
+            raise TypeError(f"unknown control note {unhandled!r}")
 
     # -- sampling and publishing ---------------------------------------------------
 
