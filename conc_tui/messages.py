@@ -21,7 +21,8 @@ Two channels carry them, both pickled:
 Every class is a frozen dataclass, so strict mypy checks both ends of the protocol
 and a missing field is an error where the message is built, not a silent default
 where it is read. Adding a note: a class here, a member of :data:`ControlNote`, and
-a branch in ``TelemetryHub._control``.
+a branch in ``TelemetryHub._control`` (mypy reports the branch if it is missing).
+Keep notes rare (a few per worker): each is pickled into one atomic pipe write.
 """
 
 from __future__ import annotations
