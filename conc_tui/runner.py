@@ -21,7 +21,13 @@ from typing import Any
 import psutil
 
 from conc_tui.config import RunConfig
-from conc_tui.messages import InputRejected, Prepared, RunFinished, RunnerCrashed
+from conc_tui.messages import (
+    InputRejected,
+    Prepared,
+    RunFinished,
+    RunnerCrashed,
+    RunnerReport,
+)
 from conc_tui.models import asyncio as async_model
 from conc_tui.models import process as process_model
 from conc_tui.models import serial as serial_model
@@ -59,17 +65,18 @@ def runner_main(
     tempfile.tempdir = run_dir
     threading.Thread(target=process_model.watch_parent, args=(parent_pid,), daemon=True).start()
     link = TelemetryLink(telemetry, counter) if telemetry is not None else None
+    report: Callable[[RunnerReport], None] = results.send  # only reports go this way
     try:
         try:
             workload.plan_run(config.workers, stop)
             workload.prepare(Path(run_dir))
         except WorkloadError as exc:
-            results.send(InputRejected(str(exc)))
+            report(InputRejected(str(exc)))
             return
         # Whatever runs below this process now (the local web site) serves the input;
         # the observer counts its CPU apart from the workers'.
         helpers = frozenset(child.pid for child in psutil.Process().children(recursive=True))
-        results.send(Prepared(workload.total_items(), workload.describe(), helpers))
+        report(Prepared(workload.total_items(), workload.describe(), helpers))
         ctx = RunContext(
             workload=workload,
             workers=config.workers,
@@ -86,7 +93,7 @@ def runner_main(
         cpu_self1, cpu_kids1 = cpu_seconds_self_and_children()
         if link is not None:
             link.flush_all()
-        results.send(
+        report(
             RunFinished(
                 outcome=outcome,
                 wall_s=wall_s,
@@ -100,7 +107,7 @@ def runner_main(
         )
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
-        results.send(RunnerCrashed(describe_error(exc)))
+        report(RunnerCrashed(describe_error(exc)))
     finally:
         workload.close()
         sys.stderr.flush()
