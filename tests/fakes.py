@@ -311,6 +311,29 @@ def make_result(
     return replace(result, **changes)
 
 
+class FixedCores:
+    """A core source with fixed values, for the app: no psutil, nothing timing-dependent.
+
+    Args:
+        history: The per-core busy percentages it reports, oldest first; by default
+            eight samples of ``cores`` cores at 0, 25, 50, 75, 100, 0, ...
+        cores: How many cores the default history has.
+    """
+
+    def __init__(
+        self, history: tuple[tuple[float, ...], ...] | None = None, *, cores: int = 4
+    ) -> None:
+        self.calls = 0
+        self._history = history or (tuple(float(25 * (i % 5)) for i in range(cores)),) * 8
+
+    def sample(self) -> tuple[float, ...]:
+        self.calls += 1
+        return self._history[-1]
+
+    def history(self) -> tuple[tuple[float, ...], ...]:
+        return self._history
+
+
 @dataclass
 class FakeController:
     """A :class:`~conc_tui.controller.RunController` that replays :func:`make_snapshot`.

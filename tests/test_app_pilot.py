@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-from fakes import FakeController, make_snapshot
+from fakes import FakeController, FixedCores, make_snapshot
 from textual.widgets import ContentSwitcher, Static
 
 from conc_tui.app import APP_ITEMS, ConcApp, step_workers
@@ -28,21 +28,6 @@ def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
         asyncio.run(test(*args, **kwargs))
 
     return wrapper
-
-
-class FixedCores:
-    """A core source with fixed values: no psutil, nothing timing-dependent."""
-
-    def __init__(self, cores: int = 4) -> None:
-        self.calls = 0
-        self._values = tuple(float(25 * (i % 5)) for i in range(cores))
-
-    def sample(self) -> tuple[float, ...]:
-        self.calls += 1
-        return self._values
-
-    def history(self) -> tuple[tuple[float, ...], ...]:
-        return (self._values,) * 8
 
 
 def make_app() -> tuple[ConcApp, list[FakeController]]:

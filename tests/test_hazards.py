@@ -400,18 +400,12 @@ def test_every_figure_is_documented(module: Any) -> None:
 
 
 def _app() -> Any:
-    from fakes import FakeController
+    from fakes import FakeController, FixedCores
 
     from conc_tui.app import ConcApp
 
-    class NoCores:
-        def sample(self) -> tuple[float, ...]:
-            return (0.0, 0.0)
-
-        def history(self) -> tuple[tuple[float, ...], ...]:
-            return ((0.0, 0.0),)
-
-    return ConcApp(controller_factory=lambda: FakeController(interval=0.5), core_sampler=NoCores())
+    idle = FixedCores(((0.0, 0.0),))
+    return ConcApp(controller_factory=lambda: FakeController(interval=0.5), core_sampler=idle)
 
 
 def _text(renderable: Any) -> str:
