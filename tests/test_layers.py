@@ -12,12 +12,12 @@ ENGINE = ["telemetry", "models", "workloads"]
 ENGINE_MODULES = [
     "config.py",
     "controller.py",
+    "messages.py",
     "engine.py",
     "runner.py",
     "lab.py",
     "paths.py",
     "printable.py",
-    "messages.py",
 ]
 
 
