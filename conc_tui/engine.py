@@ -20,14 +20,8 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import wait
 from typing import Any, NoReturn
 
+from conc_tui import messages
 from conc_tui.config import RunConfig
-from conc_tui.messages import (
-    InputRejected,
-    Prepared,
-    RunFinished,
-    RunnerCrashed,
-    RunnerReport,
-)
 from conc_tui.models.base import Outcome
 from conc_tui.models.process import mp_context
 from conc_tui.paths import new_run_dir, process_alive
@@ -66,7 +60,7 @@ class _Ending:
     """How the observer saw the run end: the runner's report, or why there is none."""
 
     account: CpuAccount
-    finished: RunFinished | None = None
+    finished: messages.RunFinished | None = None
     crash: str = ""
     """Why the run ended without a result (the runner died, or the model raised)."""
     calls_on_hold_mean: float | None = None
@@ -188,7 +182,7 @@ def _observe(
     if hub.connection is not None:
         waitables.append(hub.connection)
 
-    def ended(finished: RunFinished | None = None, crash: str = "") -> _Ending:
+    def ended(finished: messages.RunFinished | None = None, crash: str = "") -> _Ending:
         return _Ending(
             account=meter.close(),
             finished=finished,
@@ -212,21 +206,21 @@ def _observe(
         hub.read_available()
         if results.poll():
             try:
-                message: RunnerReport = results.recv()
+                message: messages.RunnerReport = results.recv()
             except EOFError:  # the runner is gone without a word
                 runner.join(STOP_GRACE_S)
                 hub.drain(timeout=0.2)
                 return ended(crash=_died(runner))
-            if isinstance(message, Prepared):
+            if isinstance(message, messages.Prepared):
                 hub.items_total, hub.input_text = message.items_total, message.input_text
                 hub.phase, hub.message = Phase.RUNNING, ""
                 # The runner starts its clock as it sends this: the CPU window opens.
                 meter.open(message.helper_pids)
-            elif isinstance(message, InputRejected):
+            elif isinstance(message, messages.InputRejected):
                 raise WorkloadError(message.reason)
-            elif isinstance(message, RunnerCrashed):
+            elif isinstance(message, messages.RunnerCrashed):
                 return ended(crash=f"the run crashed: {message.reason}")
-            elif isinstance(message, RunFinished):
+            elif isinstance(message, messages.RunFinished):
                 meter.close()  # before the drain: the clock has stopped
                 # The last batches come in as the pool's workers exit.
                 hub.drain(timeout=1.0)

@@ -20,14 +20,8 @@ from typing import Any
 
 import psutil
 
+from conc_tui import messages
 from conc_tui.config import RunConfig
-from conc_tui.messages import (
-    InputRejected,
-    Prepared,
-    RunFinished,
-    RunnerCrashed,
-    RunnerReport,
-)
 from conc_tui.models import asyncio as async_model
 from conc_tui.models import process as process_model
 from conc_tui.models import serial as serial_model
@@ -65,18 +59,18 @@ def runner_main(
     tempfile.tempdir = run_dir
     threading.Thread(target=process_model.watch_parent, args=(parent_pid,), daemon=True).start()
     link = TelemetryLink(telemetry, counter) if telemetry is not None else None
-    report: Callable[[RunnerReport], None] = results.send  # only reports go this way
+    report: Callable[[messages.RunnerReport], None] = results.send  # only reports go this way
     try:
         try:
             workload.plan_run(config.workers, stop)
             workload.prepare(Path(run_dir))
         except WorkloadError as exc:
-            report(InputRejected(str(exc)))
+            report(messages.InputRejected(str(exc)))
             return
         # Whatever runs below this process now (the local web site) serves the input;
         # the observer counts its CPU apart from the workers'.
         helpers = frozenset(child.pid for child in psutil.Process().children(recursive=True))
-        report(Prepared(workload.total_items(), workload.describe(), helpers))
+        report(messages.Prepared(workload.total_items(), workload.describe(), helpers))
         ctx = RunContext(
             workload=workload,
             workers=config.workers,
@@ -94,7 +88,7 @@ def runner_main(
         if link is not None:
             link.flush_all()
         report(
-            RunFinished(
+            messages.RunFinished(
                 outcome=outcome,
                 wall_s=wall_s,
                 start_ns=start_ns,
@@ -107,7 +101,7 @@ def runner_main(
         )
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
-        report(RunnerCrashed(describe_error(exc)))
+        report(messages.RunnerCrashed(describe_error(exc)))
     finally:
         workload.close()
         sys.stderr.flush()

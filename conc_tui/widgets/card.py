@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from conc_tui.config import WorkloadOptions
-from conc_tui.workloads.filters import GIL_FRIENDLY
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,16 @@ CARDS: dict[str, ModelCard] = {
     ),
 }
 
+GIL_FRIENDLY_FILTERS: dict[str, bool] = {
+    "blur": True,
+    "sharpen": True,
+    "resize": True,
+    "median": False,
+    "contour": True,
+}
+"""Copy of ``conc_tui.workloads.images.GIL_FRIENDLY`` (measured there), so the UI
+process need not import Pillow; a test keeps the two equal."""
+
 RULE_OF_THUMB = (
     "Rule of thumb: processes for CPU-heavy work, asyncio for many network calls, "
     "threads for the rest. Measure it here: press b for the serial baseline."
@@ -103,7 +112,7 @@ def look_for(model: str, workload: str, options: WorkloadOptions | None = None) 
     """What to watch for right now, for this model, workload and its options."""
     opts = options or WorkloadOptions()
     if model == "thread" and workload == "images":
-        if GIL_FRIENDLY.get(opts.filter, False):
+        if GIL_FRIENDLY_FILTERS.get(opts.filter, False):
             return (
                 f"Pillow releases the GIL while it runs the {opts.filter}, so threads "
                 "work in parallel on different cores: lanes stay green."
