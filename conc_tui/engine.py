@@ -56,14 +56,25 @@ def make_workload(config: RunConfig) -> Workload:
 
 
 @dataclass(frozen=True)
+class _Crash:
+    """The run ended without a result (the runner died, or the model raised)."""
+
+    reason: str
+    wall_s: float
+    """How long the observer watched before it ended."""
+
+
+@dataclass(frozen=True)
 class _Ending:
-    """How the observer saw the run end: the runner's report, or why there is none."""
+    """How the observer saw the run end: the runner's result, or the crash."""
 
     account: CpuAccount
-    finished: messages.RunFinished | None = None
-    crash: str = ""
-    """Why the run ended without a result (the runner died, or the model raised)."""
+    report: messages.RunFinished | _Crash
     calls_on_hold_mean: float | None = None
+
+    @property
+    def finished(self) -> messages.RunFinished | None:
+        return self.report if isinstance(self.report, messages.RunFinished) else None
 
 
 def execute(
@@ -175,18 +186,17 @@ def _observe(
     The CPU count runs whether or not telemetry is on: it is what ``cpu_s`` and the
     other programs' load are made of.
     """
-    next_snapshot = time.monotonic()
+    next_snapshot = began = time.monotonic()
     next_cpu_poll = 0.0
     on_hold: list[int] = []
     waitables = [results, runner.sentinel]
     if hub.connection is not None:
         waitables.append(hub.connection)
 
-    def ended(finished: messages.RunFinished | None = None, crash: str = "") -> _Ending:
+    def ended(report: messages.RunFinished | _Crash) -> _Ending:
         return _Ending(
             account=meter.close(),
-            finished=finished,
-            crash=crash,
+            report=report,
             calls_on_hold_mean=sum(on_hold) / len(on_hold) if on_hold else None,
         )
 
@@ -210,7 +220,7 @@ def _observe(
             except EOFError:  # the runner is gone without a word
                 runner.join(STOP_GRACE_S)
                 hub.drain(timeout=0.2)
-                return ended(crash=_died(runner))
+                return ended(_died(runner, began))
             if isinstance(message, messages.Prepared):
                 hub.items_total, hub.input_text = message.items_total, message.input_text
                 hub.phase, hub.message = Phase.RUNNING, ""
@@ -219,18 +229,19 @@ def _observe(
             elif isinstance(message, messages.InputRejected):
                 raise WorkloadError(message.reason)
             elif isinstance(message, messages.RunnerCrashed):
-                return ended(crash=f"the run crashed: {message.reason}")
+                crashed = f"the run crashed: {message.reason}"
+                return ended(_Crash(crashed, time.monotonic() - began))
             elif isinstance(message, messages.RunFinished):
                 meter.close()  # before the drain: the clock has stopped
                 # The last batches come in as the pool's workers exit.
                 hub.drain(timeout=1.0)
-                return ended(finished=message)
+                return ended(message)
             else:
                 unhandled: NoReturn = message  # a report without a branch: a mypy error
                 raise TypeError(f"unknown runner report {unhandled!r}")
         elif not runner.is_alive() and not results.poll():
             hub.drain(timeout=0.2)
-            return ended(crash=_died(runner))
+            return ended(_died(runner, began))
         if hub.connection is not None:
             hub.sample_if_due()
         now = time.monotonic()
@@ -253,8 +264,9 @@ def _skipped_note(skipped: list[ItemResult]) -> str:
     return f"; {len(skipped)} {noun} skipped (first: {first.key} {first.error})"
 
 
-def _died(runner: Any) -> str:
-    return f"the run's process ended unexpectedly (exit status {runner.exitcode})"
+def _died(runner: Any, began: float) -> _Crash:
+    reason = f"the run's process ended unexpectedly (exit status {runner.exitcode})"
+    return _Crash(reason, time.monotonic() - began)
 
 
 def _phase_of(result: RunResult) -> Phase:
@@ -278,7 +290,7 @@ def _result(
     skipped = [r for r in results if r.skipped]
     telemetry = config.telemetry
     files = config.workload == "files"
-    wall_s = finished.wall_s if finished is not None else 0.0
+    wall_s = ending.report.wall_s
     account = ending.account
     # The tree count sees every process that worked for the run; the runner's own
     # figure (itself and its reaped children) is the fallback when it saw nothing.
@@ -289,8 +301,8 @@ def _result(
     server_cpu_s = account.server_s if account.server_s > 0 else None
     on_hold = ending.calls_on_hold_mean
     status, reason = "finished", ""
-    if ending.crash:
-        status, reason = "failed", ending.crash
+    if isinstance(ending.report, _Crash):
+        status, reason = "failed", ending.report.reason
     elif outcome.error:
         status, reason = "failed", outcome.error
     elif stop.is_set():

@@ -118,4 +118,5 @@ def test_a_crash_in_the_runner_fails_the_run_with_its_reason() -> None:
     assert result.status == "failed"
     assert result.reason.startswith("the run crashed: ")
     assert "no items today" in result.reason
-    assert (result.items_done, result.wall_s) == (0, 0.0)
+    assert result.items_done == 0
+    assert 0 < result.wall_s < 60  # how long it went before the crash, not "0 ms"
