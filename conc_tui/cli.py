@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 from conc_tui import __version__, report
 from conc_tui.config import (
@@ -65,7 +64,6 @@ EXIT_INTERRUPTED = 130
 
 MAX_REPEAT = 100
 DEFAULT_PORT = 8765
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 DEFAULT_BENCH_MODELS = available_contenders()
 """Every model this Python can run, raced against the baseline."""
@@ -212,19 +210,12 @@ def _folder_type(text: str) -> str:
 
 
 def _url_type(text: str) -> str:
-    example = "give a full http:// or https:// URL such as http://127.0.0.1:8765/"
-    if not text or any(ch.isspace() or not ch.isprintable() for ch in text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a valid URL; {example}")
-    try:
-        parts = urlsplit(text)
-        _ = parts.port  # raises ValueError for a port that is not a number in range
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a valid URL; {example}") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        scheme = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
-        raise argparse.ArgumentTypeError(f"URL {text!r} has {scheme}; {example}")
-    if not parts.hostname:
-        raise argparse.ArgumentTypeError(f"URL {text!r} has no host; {example}")
+    from conc_tui.workloads.web import url_problem  # the crawler's own check, loaded on use
+
+    problem = url_problem(text)
+    if problem is not None:
+        example = "give a full http:// or https:// URL such as http://127.0.0.1:8765/"
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}; {example}")
     return text
 
 
@@ -745,13 +736,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             f"serving {args.pages} pages with {args.latency:g} ms latency at {url}/ (Ctrl+C stops)",
             flush=True,
         )
-        if args.host not in LOOPBACK_HOSTS:
-            print(
-                f"{PROG}: warning: {args.host} is not loopback, so the site is reachable "
-                "from the network",
-                file=sys.stderr,
-                flush=True,
-            )
 
     try:
         site.serve(args.host, args.port, args.pages, args.latency, jitter=0.0, ready=ready)

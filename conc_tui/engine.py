@@ -15,10 +15,11 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import wait
-from typing import Any
+from typing import Any, NoReturn
 
+from conc_tui import messages
 from conc_tui.config import RunConfig
 from conc_tui.lifecycle import describe_exit, new_run_dir, process_alive
 from conc_tui.models.base import Outcome
@@ -46,8 +47,26 @@ def make_workload(config: RunConfig) -> Workload:
     return workload
 
 
-class RunCrashed(RuntimeError):
-    """The runner process failed outside any item (it died, or the model raised)."""
+@dataclass(frozen=True)
+class _Crash:
+    """The run ended without a result (the runner died, or the model raised)."""
+
+    reason: str
+    wall_s: float
+    """How long the observer watched before it ended."""
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """How the observer saw the run end: the runner's result, or the crash."""
+
+    account: CpuAccount
+    report: messages.RunFinished | _Crash
+    calls_on_hold_mean: float | None = None
+
+    @property
+    def finished(self) -> messages.RunFinished | None:
+        return self.report if isinstance(self.report, messages.RunFinished) else None
 
 
 def execute(
@@ -110,7 +129,7 @@ def execute(
             telemetry_out.close()
         hub = TelemetryHub(aggregator, telemetry_in, runner.pid or 0, event_log=event_log)
         meter = TreeCpuMeter(runner.pid or 0)
-        report = _observe(
+        ending = _observe(
             hub, meter, runner, results_in, stop, stop_flag, on_snapshot, snapshot_interval
         )
     finally:
@@ -122,9 +141,9 @@ def execute(
             runner.join(1)
         shutil.rmtree(run_dir, ignore_errors=True)
 
-    end_ns = report.get("end_ns", time.monotonic_ns())
+    end_ns = ending.finished.end_ns if ending.finished is not None else time.monotonic_ns()
     aggregator.finish(end_ns)
-    result = _result(config, workload, report, aggregator, stop, hub.input_text)
+    result = _result(config, workload, ending, end_ns, aggregator, stop, hub.input_text)
     if on_snapshot is not None:
         final = aggregator.snapshot(
             end_ns,
@@ -154,7 +173,7 @@ def _observe(
     stop_flag: Any,
     on_snapshot: Callable[[Snapshot], None] | None,
     snapshot_interval: float,
-) -> dict[str, Any]:
+) -> _Ending:
     """Fold telemetry, count CPU and publish snapshots until the runner reports its result.
 
     The CPU count runs whether or not telemetry is on: it is what ``cpu_s`` and the
@@ -168,11 +187,12 @@ def _observe(
     if hub.connection is not None:
         waitables.append(hub.connection)
 
-    def ended(report: dict[str, Any]) -> dict[str, Any]:
-        report["account"] = meter.close()
-        if on_hold:
-            report["calls_on_hold_mean"] = sum(on_hold) / len(on_hold)
-        return report
+    def ended(report: messages.RunFinished | _Crash) -> _Ending:
+        return _Ending(
+            account=meter.close(),
+            report=report,
+            calls_on_hold_mean=sum(on_hold) / len(on_hold) if on_hold else None,
+        )
 
     def publish(snapshot: Snapshot) -> None:
         assert on_snapshot is not None
@@ -190,25 +210,29 @@ def _observe(
         hub.read_available()
         if results.poll():
             try:
-                message = results.recv()
+                message: messages.RunnerReport = results.recv()
             except EOFError:  # the runner is gone without a word
                 runner.join(STOP_GRACE_S)
                 hub.drain(timeout=0.2)
                 return ended(_died(runner, began))
-            if message[0] == "prepared":
-                hub.items_total, hub.input_text = message[1], message[2]
+            if isinstance(message, messages.Prepared):
+                hub.items_total, hub.input_text = message.items_total, message.input_text
                 hub.phase, hub.message = Phase.RUNNING, ""
                 # The runner starts its clock as it sends this: the CPU window opens.
-                meter.open(frozenset(message[3]) if len(message) > 3 else frozenset())
-            elif message[0] == "error":
-                if message[1] == "input":
-                    raise WorkloadError(message[2])
-                return ended({"crash": f"the run crashed: {message[2]}"})
-            elif message[0] == "result":
-                account = meter.close()  # before the drain: the clock has stopped
+                meter.open(message.helper_pids)
+            elif isinstance(message, messages.InputRejected):
+                raise WorkloadError(message.reason)
+            elif isinstance(message, messages.RunnerCrashed):
+                crashed = f"the run crashed: {message.reason}"
+                return ended(_Crash(crashed, time.monotonic() - began))
+            elif isinstance(message, messages.RunFinished):
+                meter.close()  # before the drain: the clock has stopped
                 # The last batches come in as the pool's workers exit.
                 hub.drain(timeout=1.0)
-                return ended({**message[1], "account": account})
+                return ended(message)
+            else:
+                unhandled: NoReturn = message  # a report without a branch: a mypy error
+                raise TypeError(f"unknown runner report {unhandled!r}")
         elif not runner.is_alive() and not results.poll():
             hub.drain(timeout=0.2)
             return ended(_died(runner, began))
@@ -234,10 +258,9 @@ def _skipped_note(skipped: list[ItemResult]) -> str:
     return f"; {len(skipped)} {noun} skipped (first: {first.key} {first.error})"
 
 
-def _died(runner: Any, began: float) -> dict[str, Any]:
+def _died(runner: Any, began: float) -> _Crash:
     elapsed = time.monotonic() - began
-    crash = describe_exit("the run's process", runner.exitcode, elapsed)
-    return {"crash": crash, "wall_s": elapsed}
+    return _Crash(describe_exit("the run's process", runner.exitcode, elapsed), elapsed)
 
 
 def _phase_of(result: RunResult) -> Phase:
@@ -247,32 +270,33 @@ def _phase_of(result: RunResult) -> Phase:
 def _result(
     config: RunConfig,
     workload: Workload,
-    report: dict[str, Any],
+    ending: _Ending,
+    end_ns: int,
     agg: Aggregator,
     stop: threading.Event,
     input_text: str,
 ) -> RunResult:
-    outcome: Outcome = report.get("outcome") or Outcome([])
+    finished = ending.finished
+    outcome = finished.outcome if finished is not None else Outcome([])
     results = outcome.results
     done = [r for r in results if r.ok]
     failed = [r for r in results if not r.ok and not r.skipped]
     skipped = [r for r in results if r.skipped]
     telemetry = config.telemetry
     files = config.workload == "files"
-    wall_s = float(report.get("wall_s", 0.0))
-    account: CpuAccount | None = report.get("account")
+    wall_s = ending.report.wall_s
+    account = ending.account
     # The tree count sees every process that worked for the run; the runner's own
     # figure (itself and its reaped children) is the fallback when it saw nothing.
-    cpu_s = float(report.get("cpu_s", 0.0))
-    if account is not None and account.processes:
+    cpu_s = finished.cpu_s if finished is not None else 0.0
+    if account.processes:
         cpu_s = account.run_s
-    others = account.others_cores if account is not None and account.window_s > 0 else None
-    server_cpu_s = account.server_s if account is not None and account.server_s > 0 else None
-    on_hold = report.get("calls_on_hold_mean")
-    end_ns = int(report.get("end_ns", time.monotonic_ns()))
+    others = account.others_cores if account.window_s > 0 else None
+    server_cpu_s = account.server_s if account.server_s > 0 else None
+    on_hold = ending.calls_on_hold_mean
     status, reason = "finished", ""
-    if "crash" in report:
-        status, reason = "failed", str(report["crash"])
+    if isinstance(ending.report, _Crash):
+        status, reason = "failed", ending.report.reason
     elif outcome.error:
         status, reason = "failed", outcome.error
     elif stop.is_set():
@@ -314,7 +338,7 @@ def _result(
         bytes_processed=sum(r.size for r in done),
         cpu_s=cpu_s,
         mean_cores_busy=cpu_s / wall_s if wall_s > 0 else 0.0,
-        peak_rss_bytes=measured_rss or int(report.get("peak_rss_bytes", 0)),
+        peak_rss_bytes=measured_rss or (finished.peak_rss_bytes if finished is not None else 0),
         startup_s=agg.startup_s() if telemetry else None,
         lock_wait_s=lock.total_wait_ns / 1e9 if lock_figures else None,
         lock_hold_s=lock.total_hold_ns / 1e9 if lock_figures else None,
@@ -335,5 +359,5 @@ def _result(
         server_cpu_s=server_cpu_s,
         others_cores_busy=others,
         machine_cores=os.cpu_count(),
-        calls_on_hold_mean=float(on_hold) if on_hold is not None else None,
+        calls_on_hold_mean=on_hold,
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from conc_tui import messages
 from conc_tui.config import RunConfig
 from conc_tui.lifecycle import exit_with
 from conc_tui.models.base import Outcome, RunContext, describe_error
@@ -54,17 +55,18 @@ def runner_main(
     tempfile.tempdir = run_dir
     exit_with(parent_pid, parent_thread_lives=True)
     link = TelemetryLink(telemetry, counter) if telemetry is not None else None
+    report: Callable[[messages.RunnerReport], None] = results.send  # only reports go this way
     try:
         try:
             workload.plan_run(config.workers, stop)
             workload.prepare(Path(run_dir))
         except WorkloadError as exc:
-            results.send(("error", "input", str(exc)))
+            report(messages.InputRejected(str(exc)))
             return
         # Whatever runs below this process now (the local web site) serves the input;
         # the observer counts its CPU apart from the workers'.
-        helpers = [child.pid for child in psutil.Process().children(recursive=True)]
-        results.send(("prepared", workload.total_items(), workload.describe(), helpers))
+        helpers = frozenset(child.pid for child in psutil.Process().children(recursive=True))
+        report(messages.Prepared(workload.total_items(), workload.describe(), helpers))
         ctx = RunContext(
             workload=workload,
             workers=config.workers,
@@ -81,24 +83,21 @@ def runner_main(
         cpu_self1, cpu_kids1 = cpu_seconds_self_and_children()
         if link is not None:
             link.flush_all()
-        results.send(
-            (
-                "result",
-                {
-                    "outcome": outcome,
-                    "wall_s": wall_s,
-                    "start_ns": start_ns,
-                    "end_ns": end_ns,
-                    # Pool workers from a fork server are not this process's children,
-                    # so this misses them: the observer's tree count replaces it.
-                    "cpu_s": (cpu_self1 - cpu_self0) + (cpu_kids1 - cpu_kids0),
-                    "peak_rss_bytes": peak_rss_self_and_children(),
-                },
+        report(
+            messages.RunFinished(
+                outcome=outcome,
+                wall_s=wall_s,
+                start_ns=start_ns,
+                end_ns=end_ns,
+                # Pool workers from a fork server are not this process's children,
+                # so this misses them: the observer's tree count replaces it.
+                cpu_s=(cpu_self1 - cpu_self0) + (cpu_kids1 - cpu_kids0),
+                peak_rss_bytes=peak_rss_self_and_children(),
             )
         )
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
-        results.send(("error", "crash", describe_error(exc)))
+        report(messages.RunnerCrashed(describe_error(exc)))
     finally:
         workload.close()
         sys.stderr.flush()

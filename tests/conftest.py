@@ -1,11 +1,14 @@
-"""Shared fixtures: keep generated inputs in a per-session cache folder."""
+"""Shared fixtures: generated inputs in a per-session cache; no recorder leaks."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from conc_tui.telemetry.recorder import NULL_RECORDER, set_current_recorder
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -14,3 +17,10 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = tmp_path_factory.mktemp("cache")
     os.environ["CONC_TUI_CACHE"] = str(cache)
     return cache
+
+
+@pytest.fixture(autouse=True)
+def _reset_recorder() -> Iterator[None]:
+    """Tests set a recorder on the main thread; do not leak it into other tests."""
+    yield
+    set_current_recorder(NULL_RECORDER)

@@ -182,7 +182,8 @@ def test_other_programs_load_is_measured_while_a_hog_runs() -> None:
 
 
 def test_the_pane_header_shows_the_run_cores_and_other_programs_load() -> None:
-    from conc_tui.demo import make_snapshot
+    from fakes import make_snapshot
+
     from conc_tui.widgets.panels import load_text
 
     snapshot = make_snapshot("process", "cpu", 2, 3)

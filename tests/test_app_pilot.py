@@ -10,11 +10,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from fakes import FakeController, FixedCores, make_snapshot
 from textual.widgets import ContentSwitcher, Static
 
 from conc_tui.app import APP_ITEMS, ConcApp, step_workers
 from conc_tui.config import MAX_WORKERS, RunConfig, WorkloadOptions
-from conc_tui.demo import FakeController, make_snapshot
 from conc_tui.screens.help import HelpScreen
 from conc_tui.telemetry.snapshot import Phase, Snapshot
 from conc_tui.widgets.lanes import WorkerLanes
@@ -28,21 +28,6 @@ def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
         asyncio.run(test(*args, **kwargs))
 
     return wrapper
-
-
-class FixedCores:
-    """A core source with fixed values: no psutil, nothing timing-dependent."""
-
-    def __init__(self, cores: int = 4) -> None:
-        self.calls = 0
-        self._values = tuple(float(25 * (i % 5)) for i in range(cores))
-
-    def sample(self) -> tuple[float, ...]:
-        self.calls += 1
-        return self._values
-
-    def history(self) -> tuple[tuple[float, ...], ...]:
-        return (self._values,) * 8
 
 
 def make_app() -> tuple[ConcApp, list[FakeController]]:
@@ -168,10 +153,13 @@ async def test_serial_result_gives_a_speedup() -> None:
         assert serial.result is not None
         options = app.panes["process"].config.options
         assert app.serial_results[("images", options)] == serial.result.wall_s
-        app.show_snapshot("process", make_snapshot("process", "images", 4, 1000))
+        process = make_snapshot("process", "images", 4, 1000)
+        app.show_snapshot("process", process)
         await pilot.pause()
         progress = app.query_one("#pane-process .progress")
-        assert any("vs serial" in line for line in progress.lines)  # type: ignore[attr-defined]
+        assert process.result is not None
+        speedup = f"{serial.result.wall_s / process.result.wall_s:.1f}× vs serial"  # 3.8×
+        assert any(speedup in line for line in progress.lines)  # type: ignore[attr-defined]
 
 
 @sync

@@ -11,22 +11,12 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from fakes import FakeController, FixedCores, make_snapshot
 
 from conc_tui.app import ConcApp
-from conc_tui.demo import FakeController, make_snapshot
 
 SIZES = [(80, 24), (160, 48)]
 HISTORY = tuple(tuple(float((17 * core + 9 * t) % 101) for core in range(8)) for t in range(12))
-
-
-class FixedCores:
-    """Eight cores with a fixed history."""
-
-    def sample(self) -> tuple[float, ...]:
-        return HISTORY[-1]
-
-    def history(self) -> tuple[tuple[float, ...], ...]:
-        return HISTORY
 
 
 RUNS = {
@@ -37,7 +27,7 @@ RUNS = {
 
 
 def make_app() -> ConcApp:
-    return ConcApp(controller_factory=FakeController, core_sampler=FixedCores())
+    return ConcApp(controller_factory=FakeController, core_sampler=FixedCores(HISTORY))
 
 
 def feed(model: str) -> Any:

@@ -11,11 +11,11 @@ import subprocess
 import sys
 import types
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import make_result
 
 from conc_tui import cli, report
 from conc_tui.config import MAX_WORKERS, ConfigError, RunConfig, WorkloadOptions
@@ -23,28 +23,6 @@ from conc_tui.telemetry.snapshot import RunResult
 from conc_tui.workloads.base import WorkloadError
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def make_result(
-    model: str = "thread", workload: str = "cpu", wall_s: float = 1.0, **changes: Any
-) -> RunResult:
-    """A plausible finished result; ``changes`` override any field."""
-    result = RunResult(
-        model=model,
-        workload=workload,
-        workers=1 if model == "serial" else 4,
-        wall_s=wall_s,
-        items_done=24,
-        items_failed=0,
-        checksum="0123456789abcdef",
-        throughput=24 / wall_s,
-        bytes_processed=3 * 1024 * 1024,
-        cpu_s=2.5,
-        mean_cores_busy=1.5,
-        peak_rss_bytes=80 * 1024 * 1024,
-        startup_s=0.05,
-    )
-    return replace(result, **changes)
 
 
 class FakeEngine:
@@ -472,12 +450,11 @@ def test_serve_prints_the_url_and_ctrl_c_exits_0(
     }
 
 
-def test_serve_warns_when_not_loopback(
-    fake_site: dict[str, Any], capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert cli.main(["serve", "--host", "0.0.0.0"]) == 0
-    err = capsys.readouterr().err
-    assert "warning: 0.0.0.0 is not loopback, so the site is reachable from the network" in err
+def test_serve_refuses_a_host_that_is_not_loopback(capsys: pytest.CaptureFixture[str]) -> None:
+    # The real site, not the fake: it checks the host before it binds anything.
+    assert cli.main(["serve", "--host", "0.0.0.0"]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert "binds loopback only; use one of 127.0.0.1, localhost, ::1, got '0.0.0.0'" in err
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import make_result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,21 +34,7 @@ FOLDER = str(Path(__file__).resolve().parent)
 
 
 def fake_execute(config: RunConfig, **_: Any) -> RunResult:
-    return RunResult(
-        model=config.model,
-        workload=config.workload,
-        workers=config.workers,
-        wall_s=0.5,
-        items_done=3,
-        items_failed=0,
-        checksum="feedface",
-        throughput=6.0,
-        bytes_processed=10,
-        cpu_s=0.4,
-        mean_cores_busy=0.8,
-        peak_rss_bytes=1 << 20,
-        startup_s=0.01,
-    )
+    return make_result(config.model, config.workload, 0.5, workers=config.workers)
 
 
 class FakeApp:

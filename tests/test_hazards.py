@@ -346,6 +346,12 @@ def test_demo_json_matches_the_documented_fields(capsys: pytest.CaptureFixture[s
             fixed=_rebuild(debug.DebugRun, document["figures"]["fixed"]),
         ).sentence
     )
+    # ...and quotes them: the equality above also holds for a sentence that says nothing.
+    broken, fixed = document["figures"]["broken"], document["figures"]["fixed"]
+    assert (
+        f"parsed {broken['records_parsed']} of {broken['records']} records" in document["sentence"]
+    )
+    assert f"the program ended '{fixed['program_outcome']}'" in document["sentence"]
 
 
 def _rebuild(cls: type[T], data: dict[str, Any]) -> T:
@@ -394,17 +400,12 @@ def test_every_figure_is_documented(module: Any) -> None:
 
 
 def _app() -> Any:
+    from fakes import FakeController, FixedCores
+
     from conc_tui.app import ConcApp
-    from conc_tui.demo import FakeController
 
-    class NoCores:
-        def sample(self) -> tuple[float, ...]:
-            return (0.0, 0.0)
-
-        def history(self) -> tuple[tuple[float, ...], ...]:
-            return ((0.0, 0.0),)
-
-    return ConcApp(controller_factory=lambda: FakeController(interval=0.5), core_sampler=NoCores())
+    idle = FixedCores(((0.0, 0.0),))
+    return ConcApp(controller_factory=lambda: FakeController(interval=0.5), core_sampler=idle)
 
 
 def _text(renderable: Any) -> str:

@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fakes import FakeController
 from PIL import Image, ImageOps
 
 from conc_tui.config import RunConfig, WorkloadOptions
-from conc_tui.demo import FakeController
 from conc_tui.engine import execute
 from conc_tui.printable import printable
 from conc_tui.report import format_run, run_document

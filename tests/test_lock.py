@@ -6,21 +6,14 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes import LocalRecorder
 
 from conc_tui.telemetry.lock import InstrumentedFileHandler, InstrumentedRLock
-from conc_tui.telemetry.recorder import NULL_RECORDER, LocalRecorder, set_current_recorder
+from conc_tui.telemetry.recorder import set_current_recorder
 from conc_tui.telemetry.states import Event, EventKind, WorkerState
-
-
-@pytest.fixture(autouse=True)
-def _reset_recorder() -> Iterator[None]:
-    """Tests set a recorder on the main thread; do not leak it into other tests."""
-    yield
-    set_current_recorder(NULL_RECORDER)
 
 
 def _hold_intervals(events: list[Event], lock_id: int) -> list[tuple[int, int, int]]:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+from fakes import FakeController, make_snapshot
 from rich.console import Console
 from rich.table import Table
 from textual.app import App
 
 from conc_tui.config import RunConfig, WorkloadOptions
-from conc_tui.demo import FakeController, make_snapshot
 from conc_tui.screens.race import RACE_ORDER, RACE_ROUNDS, RaceScreen, race_table
 from conc_tui.telemetry.snapshot import Phase, RunResult
 
@@ -76,9 +76,19 @@ def test_race_runs_every_model_in_order_and_gives_a_verdict() -> None:
                 RACE_ORDER, 3
             )
             winner, load, rule = screen.verdict_lines()
-            assert winner.startswith("cpu: ")
-            assert load.startswith("machine: ")
-            assert rule.startswith("rule of thumb")
+            # The fake's runs repeat exactly; asyncio is its fastest (1.0 s, serial 8.0 s).
+            wall = {m: runs[0].wall_s for m, runs in screen.results.items()}
+            assert min(wall, key=wall.__getitem__) == "async"
+            async_x = wall["serial"] / wall["async"]
+            process_x = wall["serial"] / wall["process"]
+            assert winner.startswith(
+                f"cpu: asyncio wins, {async_x:.1f}× over serial; processes {process_x:.1f}×"
+            )
+            assert load == "machine: other programs' load not measured"
+            assert rule.endswith(
+                f"not for cpu (expected processes, asyncio won {async_x:.1f}× "
+                f"against {process_x:.1f}×)"
+            )
             await pilot.press("escape")
             await pilot.pause(0.05)
             assert not isinstance(app.screen, RaceScreen)

@@ -23,13 +23,13 @@ from typing import Any
 import psutil
 import pytest
 from aiohttp import web
+from fakes import FakeController
 from PIL import Image
 
 from conc_tui import cli
 from conc_tui import engine as engine_module
 from conc_tui.app import MIN_HEIGHT, MIN_WIDTH, ConcApp
 from conc_tui.config import RunConfig, WorkloadOptions
-from conc_tui.demo import FakeController
 from conc_tui.engine import execute
 from conc_tui.lab import LabController
 from conc_tui.lifecycle import RUN_PREFIX, kill_group, remove_orphaned_run_dirs

@@ -4,32 +4,24 @@ and every reason quotes the figure it rests on."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Any
+
+from fakes import make_result
 
 from conc_tui import report
 from conc_tui.telemetry.snapshot import RunResult
 
 
 def run(model: str, wall_s: float, workload: str = "cpu", **changes: Any) -> RunResult:
-    result = RunResult(
-        model=model,
-        workload=workload,
-        workers=1 if model == "serial" else 2,
-        wall_s=wall_s,
-        items_done=24,
-        items_failed=0,
-        checksum="0123456789abcdef",
-        throughput=24 / wall_s,
-        bytes_processed=1024,
-        cpu_s=wall_s,
-        mean_cores_busy=1.0,
-        peak_rss_bytes=1,
-        startup_s=None,
-        others_cores_busy=0.05,
-        machine_cores=2,
-    )
-    return replace(result, **changes)
+    """A run on a quiet 2-core machine that kept one core busy."""
+    quiet = {
+        "workers": 1 if model == "serial" else 2,
+        "cpu_s": wall_s,
+        "mean_cores_busy": 1.0,
+        "others_cores_busy": 0.05,
+        "machine_cores": 2,
+    }
+    return make_result(model, workload, wall_s, **{**quiet, **changes})
 
 
 def runs(

@@ -291,6 +291,37 @@ def test_bad_urls_raise_a_clear_error(url: str, tmp_path: Path) -> None:
         workload.prepare(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/",
+        "example.com/page",
+        "http://",
+        "http://[::1",
+        "http://h:99999/",
+        "http://a%b/",
+        "http://a b/",
+        "http://h/\x1b[2J",
+        "http://127.0.0.1:1/",
+    ],
+)
+def test_the_cli_and_the_workload_accept_the_same_urls(url: str, tmp_path: Path) -> None:
+    from conc_tui import cli
+
+    try:
+        cli.build_parser().parse_args(["run", "--workload", "web", "--url", url])
+        cli_accepts = True
+    except SystemExit:
+        cli_accepts = False
+    try:
+        WebWorkload(WorkloadOptions(url=url)).prepare(tmp_path)
+        workload_accepts = True
+    except WorkloadError as exc:
+        # Nothing listens on port 1: an accepted URL fails later, on reaching the site.
+        workload_accepts = "could not reach" in str(exc) or "refused" in str(exc)
+    assert cli_accepts == workload_accepts, url
+
+
 def test_unreachable_url_fails_fast(tmp_path: Path) -> None:
     # A port that was just free: nothing listens there, so connecting is refused.
     with socket.socket() as sock:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from fakes import make_snapshot
 from rich.style import Style
 
 from conc_tui.config import RunConfig
-from conc_tui.demo import make_snapshot
 from conc_tui.telemetry.cores import CoreSampler
 from conc_tui.telemetry.snapshot import Phase, WorkerView
 from conc_tui.telemetry.states import WorkerState as S
@@ -119,11 +119,15 @@ def test_look_for_depends_on_filter() -> None:
     assert "holds the GIL" in look_for("thread", "images", WorkloadOptions(filter="median"))
 
 
-def test_card_gil_table_matches_the_measured_one() -> None:
-    from conc_tui.widgets.card import GIL_FRIENDLY_FILTERS
-    from conc_tui.workloads.images import GIL_FRIENDLY
+def test_the_card_explains_every_filter_by_the_measured_verdict() -> None:
+    from conc_tui.config import FILTERS, WorkloadOptions
+    from conc_tui.workloads.filters import GIL_FRIENDLY
 
-    assert GIL_FRIENDLY_FILTERS == GIL_FRIENDLY
+    assert set(GIL_FRIENDLY) == set(FILTERS)
+    for name, releases in GIL_FRIENDLY.items():
+        text = look_for("thread", "images", WorkloadOptions(filter=name))
+        assert ("releases the GIL" in text) is releases, name
+        assert ("holds the GIL" in text) is not releases, name
 
 
 def test_look_for_covers_every_model_and_workload() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from conc_tui.messages import AsyncMode, WorkThread
 from conc_tui.models.base import (
     Frontier,
     Outcome,
@@ -49,10 +50,10 @@ async def _main(ctx: RunContext, mode: str) -> list[ItemResult]:
         tid = threading.get_native_id()
         if link is not None and tid not in seen_threads:
             seen_threads.add(tid)
-            link.send_control(("thread", tid))
+            link.send_control(WorkThread(tid))
 
     if link is not None:
-        link.send_control(("mode", mode))
+        link.send_control(AsyncMode(mode))
     note_thread()
 
     async def next_item() -> Item | None:

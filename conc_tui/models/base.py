@@ -75,10 +75,6 @@ class Frontier:
         self.results.append(result)
         self._pending.extend(self._workload.on_result(result))
 
-    @property
-    def exhausted(self) -> bool:
-        return not self._pending and self.in_flight == 0
-
 
 def describe_error(exc: BaseException) -> str:
     """One line naming what went wrong with an item."""

@@ -58,14 +58,12 @@ class WorkerTrack:
     label: str
     pid: int | None
     tid: int | None
-    registered_ns: int
     timeline: Timeline
     state: int = int(WorkerState.IDLE)
     since_ns: int = 0
     state_ns: list[int] = field(default_factory=lambda: [0] * STATE_COUNT)
     done: int = 0
     failed: int = 0
-    lock_wait_since: int | None = None
     # OS figures, filled by the sampler.
     cpu_percent: float | None = None
     rss_bytes: int | None = None
@@ -149,7 +147,6 @@ class Aggregator:
         self.lock_totals = LockTotals()
         self.items_done = 0
         self.items_failed = 0
-        self.bytes_done = 0
         self._done_per_column: deque[tuple[int, int]] = deque(maxlen=columns)
         self.lag_last_us = 0
         self.lag_max_us = 0
@@ -185,7 +182,6 @@ class Aggregator:
             label=label,
             pid=pid,
             tid=tid,
-            registered_ns=t_ns,
             timeline=Timeline(self.columns, self.column_ns, self.origin_ns),
             since_ns=t_ns,
         )
@@ -264,7 +260,6 @@ class Aggregator:
         if previous in (_RUNNING, _WAIT_LOCK) or state == _RUNNING:
             self._cpu_edge(track, previous, state, t_ns, extra)
         if state == _WAIT_LOCK and previous != _WAIT_LOCK:
-            track.lock_wait_since = t_ns
             self.locks.setdefault(extra, LockTrack()).waiters[track.worker_id] = t_ns
         if previous == _WAIT_IO or state == _WAIT_IO:
             in_flight = self.in_flight()
@@ -319,7 +314,6 @@ class Aggregator:
             totals.contended += 1
             totals.total_wait_ns += wait
             totals.longest_wait_ns = max(totals.longest_wait_ns, wait)
-        track.lock_wait_since = None
         lock.holder = track.worker_id
         lock.hold_since = t_ns
 

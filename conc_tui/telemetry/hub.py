@@ -11,8 +11,9 @@ import pickle
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import NoReturn
 
+from conc_tui.messages import AsyncMode, ControlNote, PoolStarting, WorkerHello, WorkThread
 from conc_tui.telemetry.aggregator import Aggregator
 from conc_tui.telemetry.link import CONTROL_FRAME, EVENTS_FRAME
 from conc_tui.telemetry.recorder import FLUSH_INTERVAL_NS
@@ -89,18 +90,20 @@ class TelemetryHub:
         elif kind == _CONTROL:
             self._control(pickle.loads(frame[1:]))
 
-    def _control(self, message: tuple[Any, ...]) -> None:
+    def _control(self, note: ControlNote) -> None:
         agg = self.aggregator
-        what = message[0]
-        if what == "hello":
-            _, worker_id, label, pid, tid, t_ns = message
-            agg.register(worker_id, label, pid, tid, t_ns)
-        elif what == "pool":
-            agg.pool_started_ns = message[1]
-        elif what == "mode":
-            agg.async_mode = message[1]
-        elif what == "thread":
-            agg.work_threads.add(message[1])
+        if isinstance(note, WorkerHello):
+            agg.register(note.worker_id, note.label, note.pid, note.tid, note.t_ns)
+        elif isinstance(note, PoolStarting):
+            agg.pool_started_ns = note.t_ns
+        elif isinstance(note, AsyncMode):
+            agg.async_mode = note.mode
+        elif isinstance(note, WorkThread):
+            agg.work_threads.add(note.tid)
+        else:
+            # A note without a branch here is a type error (mypy), not a silent loss.
+            unhandled: NoReturn = note
+            raise TypeError(f"unknown control note {unhandled!r}")
 
     # -- sampling and publishing ---------------------------------------------------
 

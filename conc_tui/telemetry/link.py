@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any
 
+from conc_tui.messages import ControlNote, PoolStarting, WorkerHello
 from conc_tui.telemetry.recorder import BatchRecorder, flush_together
 
 SYSTEM_WORKER = 0
@@ -66,9 +67,10 @@ class TelemetryLink:
         with contextlib.suppress(OSError):
             self.connection.send_bytes(EVENTS_FRAME + blob)
 
-    def send_control(self, message: tuple[Any, ...]) -> None:
+    def send_control(self, note: ControlNote) -> None:
+        """Send a low-rate note (see :mod:`conc_tui.messages`) to the observer."""
         with contextlib.suppress(OSError):
-            self.connection.send_bytes(CONTROL_FRAME + pickle.dumps(message))
+            self.connection.send_bytes(CONTROL_FRAME + pickle.dumps(note))
 
     def allocate_id(self) -> int:
         with self.counter.get_lock():
@@ -94,10 +96,10 @@ class TelemetryLink:
         return self._recorder(worker_id)
 
     def hello(self, worker_id: int, label: str, pid: int, tid: int | None) -> None:
-        self.send_control(("hello", worker_id, label, pid, tid, time.monotonic_ns()))
+        self.send_control(WorkerHello(worker_id, label, pid, tid, time.monotonic_ns()))
 
     def pool_starting(self) -> None:
-        self.send_control(("pool", time.monotonic_ns()))
+        self.send_control(PoolStarting(time.monotonic_ns()))
 
     def flush_all(self) -> None:
         """Ship what this process's recorders still hold (at the end of a run)."""

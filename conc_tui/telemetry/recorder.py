@@ -1,14 +1,10 @@
 """Recorders: the cheap, lock-free way a worker reports what it is doing.
 
-A worker owns one recorder. Recording appends a small tuple; nothing here takes a lock
-or makes a system call beyond reading the monotonic clock. Two sinks exist:
-
-* in-process workers (threads, asyncio tasks, the serial baseline) hand each event to a
-  ``collections.deque`` whose ``append`` is atomic, so the collector sees it at once;
-* workers observed from another process buffer events and ship them as one packed
-  blob every :data:`FLUSH_INTERVAL_NS` (or every :data:`FLUSH_EVENTS` events),
-  because a per-event pipe write costs 10 us or more while a batch costs about 1 us
-  an event.
+A worker owns one recorder. Recording appends a small tuple to the worker's own
+buffer, with no lock and no system call beyond reading the clocks.
+The observer lives in another process, so the buffer ships as one packed blob every
+:data:`FLUSH_INTERVAL_NS` (or every :data:`FLUSH_EVENTS` events): a per-event pipe
+write costs 10 us or more while a batch costs about 1 us an event.
 """
 
 from __future__ import annotations
@@ -37,7 +33,6 @@ _clock = time.monotonic_ns
 # the files workload, under 1% of its CPU. Reading schedstat instead would release the
 # GIL (os.pread) and hand it to another thread at every event.
 _thread_cpu = time.thread_time_ns
-_STATE = int(EventKind.STATE)
 _WAIT_LOCK = int(WorkerState.WAIT_LOCK)
 _MARK_MASK = CPU_MARK_MASK
 
@@ -55,10 +50,6 @@ class Recorder:
 
     def flush(self) -> None:
         """Ship anything buffered (a no-op for unbuffered recorders)."""
-
-    @property
-    def enabled(self) -> bool:
-        return True
 
     def state(self, state: WorkerState, extra: int = 0) -> None:
         """Record that this worker now is in ``state``.
@@ -101,33 +92,11 @@ class Recorder:
 class NullRecorder(Recorder):
     """Records nothing: the "telemetry off" baseline for overhead measurements."""
 
-    @property
-    def enabled(self) -> bool:
-        return False
-
     def _emit(self, kind: int, value: int, extra: int) -> None:
         return None
 
     def state(self, state: WorkerState, extra: int = 0) -> None:
         return None
-
-
-class LocalRecorder(Recorder):
-    """Hands each event straight to an in-process sink (a deque's ``append``)."""
-
-    def __init__(self, worker_id: int, sink: Callable[[Event], object]) -> None:
-        super().__init__(worker_id)
-        self._sink = sink
-
-    def _emit(self, kind: int, value: int, extra: int) -> None:
-        self._sink((_clock(), self.worker_id, kind, value, extra))
-
-    def state(self, state: WorkerState, extra: int = 0) -> None:
-        # The hottest call of all, so it skips a layer.
-        self.state_now = state
-        if state != _WAIT_LOCK:
-            extra = (_thread_cpu() // 1000) & _MARK_MASK
-        self._sink((_clock(), self.worker_id, _STATE, state, extra))
 
 
 class BatchRecorder(Recorder):

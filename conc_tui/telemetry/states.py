@@ -67,7 +67,6 @@ of CPU): the observer learns how much CPU each running span used, exactly."""
 # One event: monotonic time in ns, worker id, kind, value, extra. 16 bytes, so a batch
 # of events crosses a process boundary as one ``bytes`` blob for about 1 us an event.
 EVENT = struct.Struct("<qHBBI")
-EVENT_SIZE = EVENT.size
 
 Event = tuple[int, int, int, int, int]
 """(t_ns, worker_id, kind, value, extra) as unpacked from :data:`EVENT`."""

@@ -52,11 +52,6 @@ class WorkerLanes(ScrollView, can_focus=False):
         self._cache: dict[int, tuple[RowKey, Strip]] = {}
         self._placeholder = "Press Space to start"
 
-    @property
-    def rows(self) -> int:
-        """How many worker rows are shown."""
-        return len(self._views)
-
     def set_placeholder(self, text: str) -> None:
         """Set what the widget says while it has no workers to draw."""
         if text != self._placeholder:

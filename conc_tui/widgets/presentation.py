@@ -19,6 +19,7 @@ from conc_tui.config import WorkloadOptions
 from conc_tui.registry import MODEL_SPECS, WORKLOADS, model_spec
 from conc_tui.telemetry.snapshot import Snapshot
 from conc_tui.widgets.panels import async_lines, process_lines, serial_lines, thread_lines
+from conc_tui.workloads.filters import GIL_FRIENDLY
 
 Panel = Callable[[Snapshot | None, int], list[Text]]
 """A model's own view: lines of text from the pane's latest snapshot and the width."""
@@ -52,15 +53,9 @@ class Presentation:
     """One line per workload: what to watch for while it runs under this model."""
 
 
-GIL_FRIENDLY_FILTERS: dict[str, bool] = {
-    "blur": True,
-    "sharpen": True,
-    "resize": True,
-    "median": False,
-    "contour": True,
-}
-"""Copy of ``conc_tui.workloads.images.GIL_FRIENDLY`` (measured there), so the UI
-process need not import Pillow; a test keeps the two equal."""
+GIL_FRIENDLY_FILTERS = GIL_FRIENDLY
+"""Which filters release the GIL (measured in the images workload), from a module that
+does not import Pillow, so the UI process need not load it."""
 
 
 def _threads_on_images(opts: WorkloadOptions) -> str:

@@ -27,8 +27,9 @@ The median (rank) filter holds the GIL for a whole band: Pillow runs it once per
 band from Python, so an RGB image stalls every other thread three times for ~110 ms.
 Decoding (1-3 ms stalls in 27 ms) and encoding release the GIL too, so with ``median``
 a thread pool barely beats one thread, while with ``blur`` two threads on two cores
-nearly double the throughput (1.6-2.0x measured). :data:`GIL_FRIENDLY` has the
-verdicts; ``tests/test_workloads_local.py`` re-checks the two extremes.
+nearly double the throughput (1.6-2.0x measured). The verdicts are in
+:data:`conc_tui.workloads.filters.GIL_FRIENDLY` (Pillow-free, so the UI reads them
+too); ``tests/test_workloads_local.py`` re-checks the two extremes.
 
 Whole-task times with a 1600x1200 sample (read, decode, resize, filter, encode,
 write), one thread: blur ~130 ms, sharpen ~125 ms, resize ~250 ms, median ~350 ms,
@@ -53,21 +54,13 @@ from conc_tui.telemetry.recorder import current_recorder
 from conc_tui.telemetry.states import WorkerState
 from conc_tui.workloads.base import Item, ItemResult, RunBroken, Workload, WorkloadError
 from conc_tui.workloads.files import list_files_under
+from conc_tui.workloads.filters import GIL_FRIENDLY
 
 FIT = (1440, 1080)
 """Every image is scaled (up or down) to fit this box before filtering."""
 QUALITY = 85
 OUT_DIR = "images-out"
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
-
-GIL_FRIENDLY: dict[str, bool] = {
-    "blur": True,
-    "sharpen": True,
-    "resize": True,
-    "median": False,
-    "contour": True,
-}
-"""Whether Pillow releases the GIL while the filter runs (measured; see the module doc)."""
 
 
 def _resize_round_trip(image: Image.Image) -> Image.Image:

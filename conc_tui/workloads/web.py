@@ -99,6 +99,29 @@ def normalize_url(url: str) -> str | None:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+def url_problem(url: str) -> str | None:
+    """What keeps ``url`` from being a crawl's start, in a few words, or None if nothing.
+
+    The one check of a user's URL: the CLI and the workload both ask it, so they
+    accept the same URLs. The words follow the URL in a sentence ("'ftp://x/' has
+    scheme 'ftp'").
+    """
+    if not url or any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "is not a valid URL"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme.lower() not in _DEFAULT_PORTS:
+        return f"has scheme {parts.scheme!r}" if parts.scheme else "has no scheme"
+    if not parts.hostname:
+        return "has no host"
+    if normalize_url(url) is None:
+        return "has a host that is not a plain name or address"
+    return None
+
+
 _HOST_RE = re.compile(r"[a-z0-9._~!$&'()*+,;=-]+|[0-9a-f:.]+")
 """A registered name or an IPv4/IPv6 address (lowercased), nothing else."""
 _PATH_SAFE = "/:@!$&'()*+,;=%"
@@ -251,13 +274,14 @@ class WebWorkload(Workload):
                 self.local_pages = pages
             start = self._site.start() + "/"
         else:
-            start = self._validate_url(self.options.url)
+            start = self.options.url.strip()
             self.local_pages = None
         normalized = normalize_url(start)
-        if normalized is None:
+        problem = url_problem(start)
+        if normalized is None or problem is not None:
             raise WorkloadError(
                 f"--url must be an http:// or https:// URL with a plain host name or "
-                f"address (like http://example.com/), got {_printable(start)}"
+                f"address (like http://example.com/); {_printable(repr(start))} {problem}"
             )
         self.start_url = normalized
         parts = urlsplit(normalized)
@@ -265,20 +289,6 @@ class WebWorkload(Workload):
         self._seen = {normalized}
         self._next_index = 1
         self._read_robots()
-
-    @staticmethod
-    def _validate_url(url: str) -> str:
-        try:
-            parts = urlsplit(url.strip())
-            parts.port  # noqa: B018 - parsing the port is the check
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
-            raise WorkloadError(
-                f"--url must be an http:// or https:// URL with a host "
-                f"(like http://example.com/), got {_printable(url)}"
-            )
-        return url.strip()
 
     def _read_robots(self) -> None:
         """Fetch robots.txt; it doubles as the check that the site answers at all.

@@ -1,21 +1,24 @@
-"""A fake run controller: deterministic, plausible snapshots with no real workload.
+"""Test doubles: a fake run controller and an in-process recorder.
 
-It exists so the app can be developed, demonstrated and tested without the engine:
-:func:`make_snapshot` is a pure function of its arguments (no clock, no threads, no
-randomness beyond a seed), and :class:`FakeController` replays it on a background
-thread at about 10 Hz, like the real controller does. Every snapshot it makes says in
-its message that it is demo data, so nobody mistakes it for a measurement.
-
-No Textual here.
+They live here, not in the package, so nothing the user runs can show a made-up
+figure. :func:`make_snapshot` is a pure function of its arguments (no clock, no
+threads, no randomness beyond a seed), and :class:`FakeController` replays it on a
+background thread at about 10 Hz, like the real controller does; every snapshot it
+makes says in its message that it is demo data. :class:`LocalRecorder` hands each
+event straight to a list, for tests of what workers record.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from conc_tui.config import DEFAULT_ITEMS, RunConfig, WorkloadOptions
 from conc_tui.controller import SnapshotCallback
+from conc_tui.telemetry.recorder import Recorder
 from conc_tui.telemetry.snapshot import (
     LockView,
     LoopView,
@@ -25,6 +28,7 @@ from conc_tui.telemetry.snapshot import (
     Snapshot,
     WorkerView,
 )
+from conc_tui.telemetry.states import Event
 from conc_tui.telemetry.states import WorkerState as S
 
 COLUMN_S = 0.1
@@ -103,7 +107,6 @@ def make_snapshot(
     phase: Phase | None = None,
     cores: int = 8,
     lane_columns: int = LANE_COLUMNS,
-    serial_wall_s: float | None = None,
 ) -> Snapshot:
     """Build the snapshot a run would show after ``step`` steps of 0.1 s.
 
@@ -120,12 +123,10 @@ def make_snapshot(
             done, then FINISHED with a result.
         cores: How many cores the fake machine has (for ``WorkerView.core``).
         lane_columns: The longest timeline kept.
-        serial_wall_s: Unused by the snapshot itself; kept for symmetry with results.
 
     Returns:
         A frozen :class:`Snapshot`.
     """
-    del serial_wall_s
     opts = options or WorkloadOptions()
     workers = 1 if model == "serial" else workers
     total_items = opts.items if opts.items is not None else DEFAULT_ITEMS[workload]
@@ -285,6 +286,54 @@ def make_snapshot(
     )
 
 
+def make_result(
+    model: str = "thread", workload: str = "cpu", wall_s: float = 1.0, **changes: Any
+) -> RunResult:
+    """A plausible finished result, for tests of what is said about results.
+
+    ``changes`` override any field.
+    """
+    result = RunResult(
+        model=model,
+        workload=workload,
+        workers=1 if model == "serial" else 4,
+        wall_s=wall_s,
+        items_done=24,
+        items_failed=0,
+        checksum="0123456789abcdef",
+        throughput=24 / wall_s,
+        bytes_processed=3 * 1024 * 1024,
+        cpu_s=2.5,
+        mean_cores_busy=1.5,
+        peak_rss_bytes=80 * 1024 * 1024,
+        startup_s=0.05,
+    )
+    return replace(result, **changes)
+
+
+class FixedCores:
+    """A core source with fixed values, for the app: no psutil, nothing timing-dependent.
+
+    Args:
+        history: The per-core busy percentages it reports, oldest first; by default
+            eight samples of ``cores`` cores at 0, 25, 50, 75, 100, 0, ...
+        cores: How many cores the default history has.
+    """
+
+    def __init__(
+        self, history: tuple[tuple[float, ...], ...] | None = None, *, cores: int = 4
+    ) -> None:
+        self.calls = 0
+        self._history = history or (tuple(float(25 * (i % 5)) for i in range(cores)),) * 8
+
+    def sample(self) -> tuple[float, ...]:
+        self.calls += 1
+        return self._history[-1]
+
+    def history(self) -> tuple[tuple[float, ...], ...]:
+        return self._history
+
+
 @dataclass
 class FakeController:
     """A :class:`~conc_tui.controller.RunController` that replays :func:`make_snapshot`.
@@ -365,3 +414,14 @@ class FakeController:
     def running(self) -> bool:
         """True while a fake run is replaying."""
         return self._thread is not None and self._thread.is_alive()
+
+
+class LocalRecorder(Recorder):
+    """Hands each event straight to an in-process sink (a list's ``append``)."""
+
+    def __init__(self, worker_id: int, sink: Callable[[Event], object]) -> None:
+        super().__init__(worker_id)
+        self._sink = sink
+
+    def _emit(self, kind: int, value: int, extra: int) -> None:
+        self._sink((time.monotonic_ns(), self.worker_id, kind, value, extra))
