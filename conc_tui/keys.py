@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
 
+from conc_tui.knobs import knob
 from conc_tui.registry import PANE_MODELS, WORKLOADS, model_spec
 
 
@@ -139,6 +140,31 @@ KEYS: tuple[Key, ...] = (
         "hazard lab: races, deadlocks and other trade-offs, measured",
         footer=False,
         command="Hazard lab",
+    ),
+    *(
+        Key(
+            knob.key,
+            f"knob({knob.name!r})",
+            label,
+            f"{label.lower()} (a running run restarts)",
+            footer=False,
+            command=label,
+        )
+        for knob, label in (
+            (knob("filter"), "Image filter: blur, median..."),
+            (knob("to_thread"), "Asyncio to_thread on / off"),
+            (knob("web_latency"), "Web site latency"),
+            (knob("io_latency"), "Files I/O latency"),
+            (knob("duration"), "Run duration (or every input once)"),
+        )
+    ),
+    Key(
+        "s",
+        "compare",
+        "Compare",
+        "compare: the last run of each model on this workload, on one time axis",
+        footer=False,
+        command="Compare side by side",
     ),
     Key(
         "question_mark",
