@@ -145,24 +145,25 @@ KEYS: tuple[Key, ...] = (
         Key(
             knob.key,
             f"knob({knob.name!r})",
-            label,
-            f"{label.lower()} (a running run restarts)",
+            title,
+            help_line,
             footer=False,
-            command=label,
+            command=title,
+            command_help=f"{help_line[:1].upper()}{help_line[1:]}; a running run restarts",
         )
-        for knob, label in (
-            (knob("filter"), "Image filter: blur, median..."),
-            (knob("to_thread"), "Asyncio to_thread on / off"),
-            (knob("web_latency"), "Web site latency"),
-            (knob("io_latency"), "Files I/O latency"),
-            (knob("duration"), "Run duration (or every input once)"),
+        for knob, title, help_line in (
+            (knob("filter"), "Image filter", "image filter: blur frees the GIL, median holds it"),
+            (knob("to_thread"), "Asyncio to_thread", "asyncio to_thread on / off"),
+            (knob("web_latency"), "Web site latency", "latency of the local web site"),
+            (knob("io_latency"), "Files I/O latency", "files: extra wait per read"),
+            (knob("duration"), "Run duration", "run length: 10-60 s, or every input once"),
         )
     ),
     Key(
         "s",
         "compare",
         "Compare",
-        "compare: the last run of each model on this workload, on one time axis",
+        "side by side: each model's lanes, one time axis",
         footer=False,
         command="Compare side by side",
     ),

@@ -146,6 +146,9 @@ class CompareScreen(ModalScreen[None]):
     CompareScreen WorkerLanes {
         height: auto;
         max-height: 12;
+        /* No scrollbar: with one, a run with many lanes would be a cell narrower than
+           the others and its time axis would not line up (the wheel still scrolls). */
+        scrollbar-size-vertical: 0;
     }
     CompareScreen #compare-note, CompareScreen #compare-axis {
         height: auto;
