@@ -29,7 +29,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Static
 from conc_tui.config import MAX_WORKERS, WORKLOADS, RunConfig, WorkloadOptions
 from conc_tui.controller import RunController
 from conc_tui.keys import bindings, palette_entries
-from conc_tui.knobs import carry_knobs, knob
+from conc_tui.knobs import carry_knobs, knob, untimed
 from conc_tui.lifecycle import exit_by, leave_now
 from conc_tui.printable import printable
 from conc_tui.registry import (
@@ -215,6 +215,9 @@ class ConcApp(App[None]):
         self.current = PANES[0][0]
         self.serial_results: dict[tuple[str, WorkloadOptions], float] = {}
         """Serial wall time by (workload, options): the yardstick for speedups."""
+        self.serial_s_per_item: dict[tuple[str, WorkloadOptions], float] = {}
+        """Serial seconds per item by (workload, options but the duration): the yardstick
+        for timed runs, whose wall times are all their duration."""
         self._cores: tuple[tuple[float, ...], ...] = ()
 
     def _config(self, model: str, workload: str, workers: int) -> RunConfig:
@@ -368,10 +371,15 @@ class ConcApp(App[None]):
             and result.model == BASELINE
             and snapshot.phase is Phase.FINISHED
             and result.wall_s > 0
-            # A timed run's wall time is its duration, whatever the model: no yardstick.
-            and state.config.options.duration_s is None
         ):
-            self.serial_results[(result.workload, state.config.options)] = result.wall_s
+            options = state.config.options
+            if result.items_done:
+                self.serial_s_per_item[(result.workload, untimed(options))] = (
+                    result.wall_s / result.items_done
+                )
+            # A timed run's wall time is its duration, whatever the model: no yardstick.
+            if options.duration_s is None:
+                self.serial_results[(result.workload, options)] = result.wall_s
         if state.running != was_running:
             self._draw_tabs()
 
@@ -381,10 +389,24 @@ class ConcApp(App[None]):
     def _draw_pane(self, state: PaneState) -> None:
         workload = state.snapshot.workload if state.snapshot else state.config.workload
         serial = self.serial_results.get((workload, state.config.options))
+        if state.config.options.duration_s is not None:
+            serial = self._timed_serial(state, workload)
         with self.batch_update():
             self._pane(state.model).show(
                 state.snapshot, state.config, serial, loop=state.loop, stalled_s=state.stalled_s
             )
+
+    def _timed_serial(self, state: PaneState, workload: str) -> float | None:
+        """What serial would take for the items a timed run did, at serial's measured rate.
+
+        Every timed run lasts its duration, so wall times cannot be compared; this
+        makes the speedup the ratio of throughputs, which they can.
+        """
+        result = state.snapshot.result if state.snapshot is not None else None
+        per_item = self.serial_s_per_item.get((workload, untimed(state.config.options)))
+        if result is None or per_item is None or not result.items_done:
+            return None
+        return per_item * result.items_done
 
     def _draw_tabs(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")

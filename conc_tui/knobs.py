@@ -126,3 +126,8 @@ def knob_text(model: str, workload: str, options: WorkloadOptions) -> str:
 def carry_knobs(options: WorkloadOptions, turned: WorkloadOptions) -> WorkloadOptions:
     """``options`` with every knob set as in ``turned`` (a new workload keeps the knobs)."""
     return replace(options, **{k.field: k.value(turned) for k in KNOBS})
+
+
+def untimed(options: WorkloadOptions) -> WorkloadOptions:
+    """The options without a duration: what a per-item rate depends on."""
+    return replace(options, duration_s=None)

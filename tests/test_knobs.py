@@ -12,7 +12,7 @@ from textual.widgets import Static
 from conc_tui.app import ConcApp
 from conc_tui.config import RunConfig, WorkloadOptions
 from conc_tui.controller import SnapshotCallback
-from conc_tui.demo import FakeController
+from conc_tui.demo import FakeController, make_snapshot
 from conc_tui.keys import help_rows, palette_entries
 from conc_tui.knobs import KNOBS, carry_knobs, knob, knob_text
 from conc_tui.screens.compare import ONE_AFTER_ANOTHER, CompareScreen, on_axis
@@ -187,3 +187,25 @@ def test_lanes_share_one_time_axis_from_each_run_start() -> None:
     assert b.lane == bytes([running] * 10)
     (halved,) = on_axis([long], 0.1, 1.0, 1.0, 5)
     assert len(halved.lane) == 5
+
+
+@sync
+async def test_a_timed_run_is_compared_with_serial_by_throughput() -> None:
+    app = ConcApp(
+        controller_factory=lambda: FakeController(interval=0.5),
+        core_sampler=FixedCores(),
+        options=WorkloadOptions(duration_s=20.0),
+    )
+    async with app.run_test(size=(160, 40)) as pilot:
+        serial = make_snapshot("serial", "images", 1, 1000)
+        app.show_snapshot("process", serial)
+        assert serial.result is not None
+        assert app.serial_results == {}  # its wall time is the duration: no yardstick
+        timed = make_snapshot("process", "images", 4, 1000)
+        assert timed.result is not None
+        app.show_snapshot("process", timed)
+        await pilot.pause()
+        lines = app.query_one("#pane-process .progress").lines  # type: ignore[attr-defined]
+        serial_rate = serial.result.items_done / serial.result.wall_s
+        rate = timed.result.items_done / timed.result.wall_s
+        assert any(f"{rate / serial_rate:.1f}× vs serial" in line for line in lines), lines
