@@ -29,6 +29,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Static
 from conc_tui.config import MAX_WORKERS, WORKLOADS, RunConfig, WorkloadOptions
 from conc_tui.controller import RunController
 from conc_tui.keys import bindings, palette_entries
+from conc_tui.knobs import carry_knobs, knob, untimed
 from conc_tui.lifecycle import exit_by, leave_now
 from conc_tui.printable import printable
 from conc_tui.registry import (
@@ -91,6 +92,8 @@ _PANE_ACTIONS = frozenset(
         "baseline",
         "toggle_loop",
         "race",
+        "knob",
+        "compare",
     }
 )
 
@@ -212,6 +215,9 @@ class ConcApp(App[None]):
         self.current = PANES[0][0]
         self.serial_results: dict[tuple[str, WorkloadOptions], float] = {}
         """Serial wall time by (workload, options): the yardstick for speedups."""
+        self.serial_s_per_item: dict[tuple[str, WorkloadOptions], float] = {}
+        """Serial seconds per item by (workload, options but the duration): the yardstick
+        for timed runs, whose wall times are all their duration."""
         self._cores: tuple[tuple[float, ...], ...] = ()
 
     def _config(self, model: str, workload: str, workers: int) -> RunConfig:
@@ -366,7 +372,14 @@ class ConcApp(App[None]):
             and snapshot.phase is Phase.FINISHED
             and result.wall_s > 0
         ):
-            self.serial_results[(result.workload, state.config.options)] = result.wall_s
+            options = state.config.options
+            if result.items_done:
+                self.serial_s_per_item[(result.workload, untimed(options))] = (
+                    result.wall_s / result.items_done
+                )
+            # A timed run's wall time is its duration, whatever the model: no yardstick.
+            if options.duration_s is None:
+                self.serial_results[(result.workload, options)] = result.wall_s
         if state.running != was_running:
             self._draw_tabs()
 
@@ -376,10 +389,24 @@ class ConcApp(App[None]):
     def _draw_pane(self, state: PaneState) -> None:
         workload = state.snapshot.workload if state.snapshot else state.config.workload
         serial = self.serial_results.get((workload, state.config.options))
+        if state.config.options.duration_s is not None:
+            serial = self._timed_serial(state, workload)
         with self.batch_update():
             self._pane(state.model).show(
                 state.snapshot, state.config, serial, loop=state.loop, stalled_s=state.stalled_s
             )
+
+    def _timed_serial(self, state: PaneState, workload: str) -> float | None:
+        """What serial would take for the items a timed run did, at serial's measured rate.
+
+        Every timed run lasts its duration, so wall times cannot be compared; this
+        makes the speedup the ratio of throughputs, which they can.
+        """
+        result = state.snapshot.result if state.snapshot is not None else None
+        per_item = self.serial_s_per_item.get((workload, untimed(state.config.options)))
+        if result is None or per_item is None or not result.items_done:
+            return None
+        return per_item * result.items_done
 
     def _draw_tabs(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -492,7 +519,19 @@ class ConcApp(App[None]):
         """Next workload (restarts a running run with it)."""
         config = self.panes[self.current].config
         workload = WORKLOADS[(WORKLOADS.index(config.workload) + 1) % len(WORKLOADS)]
-        self._reconfigure(self._config(config.model, workload, config.workers))
+        new = self._config(config.model, workload, config.workers)
+        self._reconfigure(replace(new, options=carry_knobs(new.options, config.options)))
+
+    def action_knob(self, name: str) -> None:
+        """Turn one knob of the current pane (restarts a running run with it)."""
+        state = self.panes[self.current]
+        turn = knob(name)
+        config = replace(state.config, options=turn.turned(state.config.options))
+        self._reconfigure(config)
+        shown = turn.show(turn.value(config.options))
+        if not turn.applies(config.model, config.workload):
+            shown += f" (not used by {state.title} on '{config.workload}')"
+        self.notify(shown, title=state.title, timeout=2)
 
     def action_baseline(self) -> None:
         """Run the serial baseline of the current pane's workload, in this pane."""
@@ -517,10 +556,31 @@ class ConcApp(App[None]):
         """Race every model on this pane's workload, with `conc-tui bench`'s sizes."""
         config = self.panes[self.current].config
         # The race uses the CLI's input sizes unless the user chose some.
-        base = replace(config, options=self.options)
+        base = replace(config, options=replace(self.options, duration_s=None))
         workers = {model: default_workers(model) for model in (BASELINE, *available_contenders())}
         self._race_controller = self._factory()
         self.push_screen(RaceScreen(base, workers, self._race_controller))
+
+    def action_compare(self) -> None:
+        """Side by side: each model on this pane's workload and options, one after another."""
+        from conc_tui.screens.compare import CompareScreen
+
+        if isinstance(self.screen, CompareScreen):
+            return
+        config = self.panes[self.current].config
+        # Every input once: timed runs would all end together and show nothing.
+        options = replace(config.options, duration_s=None)
+        configs = [
+            RunConfig(model, config.workload, self._compare_workers(model), options)
+            for model in available_contenders()
+            if model_spec(model).cannot_run(config.workload) is None
+        ][:3]
+        self._race_controller = self._factory()
+        self.push_screen(CompareScreen(configs, self._race_controller))
+
+    def _compare_workers(self, model: str) -> int:
+        state = self.panes.get(model)
+        return state.config.workers if state is not None else default_workers(model)
 
     def action_hazards(self) -> None:
         """Open the hazard lab: races, deadlocks, a blocked loop, the price of processes."""

@@ -18,16 +18,19 @@ import json
 import math
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
 from conc_tui import __version__, report
 from conc_tui.config import (
+    APP_DURATION_S,
     FILTERS,
+    MAX_DURATION_S,
     MAX_ITEMS,
     MAX_LATENCY_MS,
     MAX_WORKERS,
+    MIN_DURATION_S,
     MODELS,
     WORKLOADS,
     ConfigError,
@@ -157,6 +160,20 @@ def _ms_type(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number; {accepted}") from None
     if not math.isfinite(value) or not 0 <= value <= MAX_LATENCY_MS:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range; {accepted}")
+    return value
+
+
+def _seconds_type(text: str) -> float:
+    accepted = (
+        f"use a number of seconds from {MIN_DURATION_S:g} to {MAX_DURATION_S:g}, "
+        "or 0 for a fixed-size run"
+    )
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; {accepted}") from None
+    if not math.isfinite(value) or not (value == 0 or MIN_DURATION_S <= value <= MAX_DURATION_S):
         raise argparse.ArgumentTypeError(f"{text!r} is out of range; {accepted}")
     return value
 
@@ -318,6 +335,17 @@ def build_parser() -> CliParser:
 
     app = _subparser(sub, "app", "start the terminal app (the default)", "Start the app.")
     add_workload_options(app)
+    app.add_argument(
+        "--duration",
+        metavar="SECONDS",
+        type=_seconds_type,
+        default=APP_DURATION_S,
+        help=(
+            "how long each run lasts: the workload takes its inputs again and again until "
+            f"the time is up (default: {APP_DURATION_S:g}; 0: every input once, as "
+            "'run' and 'bench' do)"
+        ),
+    )
 
     run = _subparser(
         sub,
@@ -631,7 +659,7 @@ def bench_plan_from_args(args: argparse.Namespace) -> BenchPlan:
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
-    options = options_from_args(args)
+    options = replace(options_from_args(args), duration_s=args.duration or None)
     # Any model and workload will do: this checks the options' ranges only.
     _validated(RunConfig(BASELINE, WORKLOADS[0], 1, options))
     from conc_tui.app import ConcApp  # Textual is imported here and only here.

@@ -23,13 +23,21 @@ MAX_ITEMS = 100_000
 """Most items, pages (``--items``, ``--max-pages``)."""
 MAX_LATENCY_MS = 10_000.0
 """Longest added delay (``--io-latency``, ``--latency``)."""
+MIN_DURATION_S, MAX_DURATION_S = 1.0, 3600.0
+"""Shortest and longest timed run (``conc-tui --duration``)."""
+APP_DURATION_S = 20.0
+"""How long an app run lasts unless ``--duration`` says otherwise: long enough to talk
+over, whatever the machine (a fixed input size ends in 1 s on one and 10 on another)."""
 
 DEFAULT_ITEMS = {name: spec.items for name, spec in WORKLOAD_SPECS.items()}
 
 __all__ = [
     "DEFAULT_ITEMS",
     "FILTERS",
+    "APP_DURATION_S",
+    "MAX_DURATION_S",
     "MAX_ITEMS",
+    "MIN_DURATION_S",
     "MAX_LATENCY_MS",
     "MAX_WORKERS",
     "MODELS",
@@ -59,6 +67,9 @@ class WorkloadOptions:
     latency_ms: float = 100.0
     to_thread: bool = False
     """Under asyncio, run blocking workloads through ``asyncio.to_thread``."""
+    duration_s: float | None = None
+    """A timed run: take items (cycling the inputs) until this many seconds have passed.
+    None: a fixed-size run that does every input once (the CLI's ``run`` and ``bench``)."""
 
     def items_for(self, workload: str) -> int:
         return self.items if self.items is not None else workload_spec(workload).items
@@ -99,6 +110,13 @@ class RunConfig:
         if not 1 <= opts.max_pages <= MAX_ITEMS:
             raise ConfigError(
                 f"--max-pages must be between 1 and {MAX_ITEMS}, got {opts.max_pages}"
+            )
+        if opts.duration_s is not None and not (
+            MIN_DURATION_S <= opts.duration_s <= MAX_DURATION_S
+        ):
+            raise ConfigError(
+                f"--duration must be between {MIN_DURATION_S:g} and {MAX_DURATION_S:g} s "
+                f"(0 for a fixed-size run), got {opts.duration_s:g}"
             )
         return self
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
 
+from conc_tui.knobs import knob
 from conc_tui.registry import PANE_MODELS, WORKLOADS, model_spec
 
 
@@ -139,6 +140,32 @@ KEYS: tuple[Key, ...] = (
         "hazard lab: races, deadlocks and other trade-offs, measured",
         footer=False,
         command="Hazard lab",
+    ),
+    *(
+        Key(
+            knob.key,
+            f"knob({knob.name!r})",
+            title,
+            help_line,
+            footer=False,
+            command=title,
+            command_help=f"{help_line[:1].upper()}{help_line[1:]}; a running run restarts",
+        )
+        for knob, title, help_line in (
+            (knob("filter"), "Image filter", "image filter: blur frees the GIL, median holds it"),
+            (knob("to_thread"), "Asyncio to_thread", "asyncio to_thread on / off"),
+            (knob("web_latency"), "Web site latency", "latency of the local web site"),
+            (knob("io_latency"), "Files I/O latency", "files: extra wait per read"),
+            (knob("duration"), "Run duration", "run length: 10-60 s, or every input once"),
+        )
+    ),
+    Key(
+        "s",
+        "compare",
+        "Compare",
+        "side by side: each model's lanes, one time axis",
+        footer=False,
+        command="Compare side by side",
     ),
     Key(
         "question_mark",

@@ -66,13 +66,16 @@ def runner_main(
         # Whatever runs below this process now (the local web site) serves the input;
         # the observer counts its CPU apart from the workers'.
         helpers = frozenset(child.pid for child in psutil.Process().children(recursive=True))
-        report(messages.Prepared(workload.total_items(), workload.describe(), helpers))
+        # A timed run's item count is only known at its end.
+        total = None if config.options.duration_s is not None else workload.total_items()
+        report(messages.Prepared(total, workload.describe(), helpers))
         ctx = RunContext(
             workload=workload,
             workers=config.workers,
             link=link,
             stop=stop,
             to_thread=config.options.to_thread,
+            duration_s=config.options.duration_s,
         )
         cpu_self0, cpu_kids0 = cpu_seconds_self_and_children()
         start_ns = time.monotonic_ns()

@@ -18,7 +18,13 @@ import pytest
 from fakes import make_result
 
 from conc_tui import cli, report
-from conc_tui.config import MAX_WORKERS, ConfigError, RunConfig, WorkloadOptions
+from conc_tui.config import (
+    APP_DURATION_S,
+    MAX_WORKERS,
+    ConfigError,
+    RunConfig,
+    WorkloadOptions,
+)
 from conc_tui.telemetry.snapshot import RunResult
 from conc_tui.workloads.base import WorkloadError
 
@@ -401,7 +407,8 @@ def test_app_is_the_default_and_gets_the_options(
 
     fake_module(monkeypatch, "conc_tui.app", ConcApp=FakeApp)
     assert cli.main(argv) == 0
-    assert made == [WorkloadOptions(items=items)]
+    # The app's runs are timed unless --duration 0 says otherwise.
+    assert made == [WorkloadOptions(items=items, duration_s=APP_DURATION_S)]
 
 
 def test_lab_is_dispatched(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -42,7 +42,7 @@ def run(ctx: RunContext) -> Outcome:
 async def _main(ctx: RunContext, mode: str) -> list[ItemResult]:
     workload = ctx.workload
     link = ctx.link
-    frontier = Frontier(workload)
+    frontier = Frontier(workload, ctx.duration_s)
     changed = asyncio.Condition()
     seen_threads: set[int] = set()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
@@ -34,6 +35,8 @@ class RunContext:
     """Where telemetry goes (None: telemetry off)."""
     stop: StopFlag = field(default_factory=threading.Event)
     to_thread: bool = False
+    duration_s: float | None = None
+    """A timed run: items are handed out (inputs cycled) until this many seconds pass."""
 
     def local_recorder(self, label: str, *, os_thread: bool = True) -> Recorder:
         if self.link is None:
@@ -56,24 +59,58 @@ class Outcome:
 
 
 class Frontier:
-    """The items still to run, growing as results name new ones (a crawl's links)."""
+    """The items still to run, growing as results name new ones (a crawl's links).
 
-    def __init__(self, workload: Workload) -> None:
+    A timed run (``duration_s``) hands items out until its deadline, then none: the
+    items in flight finish and the run ends normally. Meanwhile a workload that
+    :attr:`~conc_tui.workloads.base.Workload.cycles` gets its initial items again once
+    they are all handed out, each round under fresh indexes and keys (``a.jpg #2``), so
+    every item stays unique; a crawl never cycles, and one that runs out of pages
+    before the deadline simply finishes.
+    """
+
+    def __init__(self, workload: Workload, duration_s: float | None = None) -> None:
         self._workload = workload
-        self._pending: deque[Item] = deque(workload.initial_items())
+        self._initial = workload.initial_items()
+        self._pending: deque[Item] = deque(self._initial)
+        self._deadline = time.monotonic() + duration_s if duration_s is not None else None
+        self._cycles = self._deadline is not None and workload.cycles and bool(self._initial)
+        self._round = 1
+        self._next_index = max((item.index for item in self._initial), default=-1) + 1
         self.in_flight = 0
         self.results: list[ItemResult] = []
 
+    @property
+    def time_up(self) -> bool:
+        """True once a timed run's deadline has passed (never for a fixed-size run)."""
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
     def take(self) -> Item | None:
+        if self.time_up:
+            return None
+        if not self._pending and self._cycles:
+            self._next_round()
         if not self._pending:
             return None
         self.in_flight += 1
         return self._pending.popleft()
 
+    def _next_round(self) -> None:
+        self._round += 1
+        for offset, item in enumerate(self._initial):
+            self._pending.append(
+                Item(self._next_index + offset, f"{item.key} #{self._round}", item.payload)
+            )
+        self._next_index += len(self._initial)
+
     def complete(self, result: ItemResult) -> None:
         self.in_flight -= 1
         self.results.append(result)
         self._pending.extend(self._workload.on_result(result))
+
+    @property
+    def exhausted(self) -> bool:
+        return (self.time_up or not self._pending) and self.in_flight == 0
 
 
 def describe_error(exc: BaseException) -> str:

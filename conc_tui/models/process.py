@@ -104,7 +104,7 @@ def run(ctx: RunContext) -> Outcome:
     link = ctx.link
     channel = link.connection if link is not None else None
     counter = link.counter if link is not None else None
-    frontier = Frontier(workload)
+    frontier = Frontier(workload, ctx.duration_s)
     ctx.pool_starting()
     pool = ProcessPoolExecutor(
         max_workers=ctx.workers,

@@ -13,7 +13,7 @@ def run(ctx: RunContext) -> Outcome:
     set_current_recorder(recorder)
     workload.attach()
     try:
-        frontier = Frontier(workload)
+        frontier = Frontier(workload, ctx.duration_s)
         while not ctx.stop.is_set():
             item = frontier.take()
             if item is None:

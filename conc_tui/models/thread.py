@@ -26,7 +26,7 @@ def run(ctx: RunContext) -> Outcome:
 
     workload.attach()
     try:
-        frontier = Frontier(workload)
+        frontier = Frontier(workload, ctx.duration_s)
         ctx.pool_starting()
         pool = ThreadPoolExecutor(
             max_workers=ctx.workers,

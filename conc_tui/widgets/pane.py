@@ -12,6 +12,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Static
 
 from conc_tui.config import RunConfig
+from conc_tui.knobs import knob_text
 from conc_tui.registry import model_spec
 from conc_tui.telemetry.snapshot import Snapshot
 from conc_tui.widgets.card import card_text
@@ -41,6 +42,7 @@ class ModelPane(Horizontal):
         """Build the pane's widgets."""
         with Vertical(classes="main-col"):
             yield LinesView(classes="progress")
+            yield Static(classes="knobs")
             yield Static(classes="lanes-head")
             yield WorkerLanes(classes="lanes")
             yield Static(legend(), classes="legend")
@@ -73,6 +75,7 @@ class ModelPane(Horizontal):
         if config == self._config:
             return
         self._config = config
+        self.query_one(".knobs", Static).update(self.knobs_line(config))
         self.query_one(".card", Static).update(
             card_text(self.model, config.workload, config.options)
         )
@@ -83,6 +86,11 @@ class ModelPane(Horizontal):
             if unavailable
             else f"Press Space to start: {config.workers} {spec.worker_noun} on '{config.workload}'"
         )
+
+    def knobs_line(self, config: RunConfig) -> Text:
+        """The knobs that concern this pane's run, with their keys (see conc_tui.knobs)."""
+        text = knob_text(self.model, config.workload, config.options)
+        return Text(text, no_wrap=True, overflow="ellipsis")
 
     def show(
         self,

@@ -68,7 +68,14 @@ class ItemResult:
 
 
 def checksum(results: Iterable[ItemResult]) -> str:
-    """A digest of every successful result, independent of the order they finished in."""
+    """A digest of every successful result, independent of the order they finished in.
+
+    It covers exactly the items the run did. A fixed-size run does every input once,
+    so every model must agree on it. A timed run (``--duration``) does the inputs
+    round after round under keys ``key #2``, ``key #3``... until its time is up, so its
+    checksum covers those rounds too: two timed runs agree only when they did the same
+    number of items, which is what it says, and no more.
+    """
     h = hashlib.sha256()
     for key, digest in sorted((r.key, r.digest) for r in results if r.ok):
         # A file name that is not UTF-8 reaches us with its bytes as lone surrogates
@@ -112,6 +119,10 @@ class Workload(ABC):
     description: ClassVar[str]
     has_async: ClassVar[bool] = False
     """True when :meth:`run_async` is a real asynchronous implementation."""
+    cycles: ClassVar[bool] = True
+    """A timed run takes the initial items again once they are all handed out (see
+    :class:`~conc_tui.models.base.Frontier`); False where a repeat would not be the same
+    work again (a crawl, whose pages would come from a cache the second time)."""
     workers: int = 1
     """How many workers will run items at once (set by :meth:`plan_run`)."""
     stop_requested: StopCheck = StopCheck()

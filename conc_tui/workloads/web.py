@@ -221,6 +221,8 @@ class WebWorkload(Workload):
     name: ClassVar[str] = "web"
     description: ClassVar[str] = "crawl a website over HTTP; tasks wait on the network"
     has_async: ClassVar[bool] = True
+    # A crawl runs its course: a timed run of a small site ends when the pages do.
+    cycles: ClassVar[bool] = False
 
     # Live resources that cannot cross a process boundary: rebuilt where needed.
     # (The stop check unpickles as one that never fires: pool workers are killed.)
