@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
-from conc_tui.demo import FakeController, make_snapshot
+from fakes import FakeController, FixedCores, make_snapshot
+from test_app_pilot import make_app, sync
 from textual.widgets import Static
 
 from conc_tui.app import ConcApp
@@ -19,7 +20,6 @@ from conc_tui.screens.compare import ONE_AFTER_ANOTHER, CompareScreen, on_axis
 from conc_tui.telemetry.snapshot import WorkerView
 from conc_tui.telemetry.states import WorkerState
 from conc_tui.widgets.lanes import WorkerLanes
-from tests.test_app_pilot import FixedCores, make_app, sync
 
 # (knob, keys that bring up a pane and workload where it applies, the pane, option field)
 CASES = [
@@ -164,7 +164,7 @@ async def test_compare_runs_the_models_one_after_another_and_stacks_their_lanes(
         assert ctl.log == [(what, m) for m in models for what in ("start", "end")]
         assert all(c.workload == "files" for c in ctl.started)
         lanes = list(screen.query(WorkerLanes))
-        assert len(lanes) == 3 and all(lane.rows > 0 for lane in lanes)
+        assert len(lanes) == 3 and all(lane.virtual_size.height > 0 for lane in lanes)
         note = str(screen.query_one("#compare-note", Static).render())
         assert "one after another" in note and note == ONE_AFTER_ANOTHER
         titles = [str(screen.query_one(f"#compare-title-{i}", Static).render()) for i in range(3)]
