@@ -251,6 +251,7 @@ _MODEL_LIST: tuple[ModelSpec, ...] = (
         workers_doc="one per core",
         rule_of_thumb="",
         measures=Measures(gil_wait=True, startup_cost=True),
+        opening_workload="cpu",
         available=_interp_available,
         refuses=_interp_refuses,
     ),

@@ -55,8 +55,12 @@ async def test_panes_switch_with_number_keys_and_tab() -> None:
         assert visible(app) == "pane-thread"
         await pilot.press("3")
         assert visible(app) == "pane-async"
+        await pilot.press("4")
+        assert visible(app) == "pane-interp"
         await pilot.press("tab")
         assert visible(app) == "pane-process"
+        await pilot.press("shift+tab")
+        assert visible(app) == "pane-interp"
         await pilot.press("shift+tab")
         assert visible(app) == "pane-async"
         await pilot.press("1")

@@ -7,6 +7,7 @@ repaint of 64 lanes is never needed just because one worker moved on.
 
 from __future__ import annotations
 
+import textwrap
 from itertools import groupby
 
 from rich.segment import Segment
@@ -113,8 +114,10 @@ class WorkerLanes(ScrollView, can_focus=False):
         row = y + self.scroll_offset.y
         base = self.rich_style
         if not self._views:
-            if y == 1:
-                text = f"  {self._placeholder}"
+            # Wrapped, not cut: a reason why a model cannot run here is a sentence.
+            lines = textwrap.wrap(self._placeholder, max(10, width - 4))
+            if 1 <= y <= len(lines):
+                text = f"  {lines[y - 1]}"
                 return Strip([Segment(text, Style(bold=True))]).crop_extend(0, width, base)
             return Strip.blank(width, base)
         if row >= len(self._views):

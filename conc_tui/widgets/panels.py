@@ -12,6 +12,7 @@ from conc_tui.config import RunConfig
 from conc_tui.printable import printable
 from conc_tui.registry import gil_enabled, model_spec
 from conc_tui.telemetry.snapshot import Phase, Snapshot, WorkerView
+from conc_tui.telemetry.states import WorkerState
 
 PHASE_STYLES: dict[Phase, str] = {
     Phase.IDLE: "bold #8b949e",
@@ -384,3 +385,34 @@ def serial_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
 def worker_cores(views: tuple[WorkerView, ...]) -> frozenset[int]:
     """The cores this snapshot's workers last ran on."""
     return frozenset(v.core for v in views if v.core is not None)
+
+
+def interp_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
+    """The interpreters view: how many are alive, their start-up, their one process's
+    memory, and each one's GIL waits (measured per thread: each has its own GIL)."""
+    if snapshot is None or not snapshot.worker_views:
+        return [
+            Text("Each worker: a subinterpreter,"),
+            Text("its own GIL and modules, one", _DIM),
+            Text("OS thread, all in one process.", _DIM),
+            Text("Start-up, memory and GIL", _DIM),
+            Text("waits of each appear here.", _DIM),
+        ]
+    views = snapshot.worker_views
+    ended = (int(WorkerState.DONE), int(WorkerState.FAILED))
+    alive = sum(1 for v in views if v.state not in ended)
+    lines = [
+        _kv("alive", f"{alive} of {len(views)} interpreters, one process"),
+        _kv(
+            "start-up",
+            fmt_seconds(snapshot.startup_s) + " until all were ready"
+            if snapshot.startup_s is not None
+            else "measuring…",
+        ),
+    ]
+    # Every interpreter lives in the runner: its memory is theirs, shared by all.
+    runner = [p.rss_bytes for p in snapshot.processes if p.role == "coordinator"]
+    if runner and runner[0]:
+        lines.append(_kv("memory", f"{fmt_mb(runner[0])} in all"))
+    lines.extend(gil_lines(snapshot, width))
+    return lines

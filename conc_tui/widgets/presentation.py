@@ -18,7 +18,13 @@ from rich.text import Text
 from conc_tui.config import WorkloadOptions
 from conc_tui.registry import MODEL_SPECS, WORKLOADS, model_spec
 from conc_tui.telemetry.snapshot import Snapshot
-from conc_tui.widgets.panels import async_lines, process_lines, serial_lines, thread_lines
+from conc_tui.widgets.panels import (
+    async_lines,
+    interp_lines,
+    process_lines,
+    serial_lines,
+    thread_lines,
+)
 from conc_tui.workloads.filters import GIL_FRIENDLY
 
 Panel = Callable[[Snapshot | None, int], list[Text]]
@@ -209,7 +215,7 @@ PRESENTATIONS: Mapping[str, Presentation] = MappingProxyType(
                 ),
             ),
             view_title="Own tools, one roof",
-            panel=process_lines,
+            panel=interp_lines,
             look_for={
                 "cpu": "lanes stay green on every core, never GIL-grey: each "
                 "interpreter has its own GIL, inside one process.",
