@@ -192,3 +192,13 @@ def test_a_stop_ends_the_run_after_the_running_items() -> None:
     assert result.items_done < 40 and result.items_failed == 0, summary
     # An interpreter's thread cannot be killed: the items it runs finish, no more.
     assert time.monotonic() - started < 30
+
+
+@needs_interpreters
+def test_a_timed_run_lasts_its_duration_and_cycles_the_inputs() -> None:
+    """The app's timed runs hold for interpreters too (the Frontier gets the duration)."""
+    options = WorkloadOptions(items=2, duration_s=1.5)
+    result = execute(RunConfig("interp", "cpu", 2, options, telemetry=False))
+    assert result.status == "finished", result.reason
+    assert 1.5 <= result.wall_s <= 3.5, result.wall_s
+    assert result.items_done > 2  # it went round the two inputs again

@@ -343,7 +343,7 @@ def run(ctx: RunContext) -> Outcome:
             raise WorkerSetupFailed(setup_errors[0] if setup_errors else "no interpreter")
         return worker.run(item)
 
-    frontier = Frontier(workload)
+    frontier = Frontier(workload, ctx.duration_s)
     ctx.pool_starting()
     pool = ThreadPoolExecutor(
         max_workers=ctx.workers,
