@@ -44,6 +44,42 @@ class Timeline:
         self.final_through = -1  # newest column whose running-group label is fixed
         self.gil_carry = 0.0
         self.cpu_carry = 0.0
+        # The core the worker was seen on, per column: its own ring, tagged with the
+        # absolute column, because OS samples and events open columns independently.
+        self._cores = bytearray(b"\xff" * columns)
+        self._core_tags = array("q", [-1] * columns)
+        self._core_through = -1
+
+    def note_core(self, t_ns: int, core: int | None) -> None:
+        """Record the core an OS sample at ``t_ns`` saw the worker on.
+
+        The sample speaks for the interval since the previous one, so every column
+        from the last noted one up to ``t_ns``'s gets it (at most the ring's length).
+        """
+        column = self.column_of(t_ns)
+        if column < 0 or column <= self._core_through - self.columns:
+            return
+        value = EMPTY if core is None or not 0 <= core < EMPTY else core
+        first = max(self._core_through + 1, column - self.columns + 1, 0)
+        if first > column:
+            first = column  # a late sample for a column already noted: the newest wins
+        for c in range(first, column + 1):
+            slot = c % self.columns
+            self._cores[slot] = value
+            self._core_tags[slot] = c
+        self._core_through = max(self._core_through, column)
+
+    def lane_cores(self, now_ns: int) -> bytes:
+        """The core of each of the last ``columns`` columns up to ``now_ns``, oldest
+        first; 255 where no sample saw the worker on a core."""
+        first = self.column_of(now_ns) - self.columns + 1
+        out = bytearray(b"\xff" * self.columns)
+        tags, cores, n = self._core_tags, self._cores, self.columns
+        for i in range(n):
+            c = first + i
+            if c >= 0 and tags[c % n] == c:
+                out[i] = cores[c % n]
+        return bytes(out)
 
     def column_of(self, t_ns: int) -> int:
         return (t_ns - self.origin_ns) // self.column_ns
