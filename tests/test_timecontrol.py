@@ -277,7 +277,7 @@ async def test_the_thread_pane_draws_the_baton_lane_from_a_snapshot() -> None:
         assert line.startswith("GIL holder")
         cells = line[16:].rstrip()
         assert "1" in cells and "2" in cells and BATON_RELEASED in cells and NOBODY in cells
-        assert "GIL released" in _head(app, "thread")
+        assert f"{BATON_RELEASED} released" in _head(app, "thread")
 
 
 def test_loop_lane_task_selector_and_blocked() -> None:

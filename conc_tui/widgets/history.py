@@ -16,6 +16,7 @@ No Textual here: the history is plain data, drawn by :mod:`conc_tui.widgets.lane
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from conc_tui.telemetry.snapshot import Snapshot
 from conc_tui.telemetry.states import STATE_COUNT, WorkerState
@@ -140,6 +141,7 @@ class RunHistory:
         return bool(self.order) and self.end > 0
 
 
+@lru_cache(maxsize=8192)
 def main_state(cells: bytes) -> int:
     """The state most of ``cells`` show (a failure shows whatever else happened).
 
@@ -177,13 +179,20 @@ def bounds(cell: int, factor: float) -> tuple[int, int]:
     return round(cell * factor), max(round((cell + 1) * factor), round(cell * factor) + 1)
 
 
+def edges(first_cell: int, count: int, factor: float, start: int) -> list[int]:
+    """Where ``count`` coarse cells from ``first_cell`` begin and end, as offsets from
+    fine column ``start``: cell i covers [edges[i], edges[i + 1])."""
+    out = [round(k * factor) - start for k in range(first_cell, first_cell + count + 1)]
+    for i in range(1, len(out)):
+        if out[i] <= out[i - 1]:
+            out[i] = out[i - 1] + 1
+    return out
+
+
 def coarse(cells: bytes, first_cell: int, count: int, start: int, factor: float) -> bytes:
     """Resample fine columns (``cells`` begins at absolute column ``start``) into
     ``count`` coarse cells from ``first_cell``, each showing its main state."""
     if factor == 1:
         return cells
-    out = bytearray(count)
-    for i in range(count):
-        lo, hi = bounds(first_cell + i, factor)
-        out[i] = main_state(cells[lo - start : hi - start])
-    return bytes(out)
+    cut = edges(first_cell, count, factor, start)
+    return bytes([main_state(cells[cut[i] : cut[i + 1]]) for i in range(count)])

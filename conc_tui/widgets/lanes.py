@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import groupby
 
 from rich.segment import Segment
@@ -25,7 +26,7 @@ from textual.strip import Strip
 from conc_tui.telemetry.snapshot import Phase, Snapshot, WorkerView
 from conc_tui.telemetry.states import WorkerState
 from conc_tui.widgets.glyphs import glyph, style
-from conc_tui.widgets.history import NO_CORE, LaneRecord, RunHistory, bounds, coarse
+from conc_tui.widgets.history import NO_CORE, LaneRecord, RunHistory, bounds, coarse, edges
 
 LABEL_WIDTH = 12
 """Room for "pid 4194304" (the largest Linux pid) and a space."""
@@ -42,6 +43,7 @@ MAX_ROWS_PER_LANE = 6
 """A lane grows to at most this many rows when few workers leave the height empty."""
 
 _RUNNING = int(WorkerState.RUNNING)
+_IDLE = int(WorkerState.IDLE)
 _SYMBOLS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _NUMBER = re.compile(r"(\d+)\s*$")
 
@@ -87,27 +89,31 @@ class Window:
         if self.factor == 1:
             return fine, fine_cores
         states = coarse(fine, self.first_cell, self.cells, self.start, self.factor)
-        cores = bytearray(self.cells)
-        for i in range(self.cells):
-            lo, hi = bounds(self.first_cell + i, self.factor)
-            seen = [c for c in fine_cores[lo - self.start : hi - self.start] if c != NO_CORE]
-            cores[i] = seen[-1] if seen else NO_CORE
-        return states, bytes(cores)
+        return states, _last_known(fine_cores, self._edges(), NO_CORE)
+
+    def _edges(self) -> list[int]:
+        return edges(self.first_cell, self.cells, self.factor, self.start)
 
     def lag(self) -> bytes:
         fine = self.history.lag.between(self.start, self.stop)
         if self.factor == 1:
             return fine
-        out = bytearray(self.cells)
-        for i in range(self.cells):
-            lo, hi = bounds(self.first_cell + i, self.factor)
-            out[i] = 1 if 1 in fine[lo - self.start : hi - self.start] else 0
-        return bytes(out)
+        cut = self._edges()
+        return bytes([1 if 1 in fine[cut[i] : cut[i + 1]] else 0 for i in range(self.cells)])
 
     @property
     def right_s(self) -> float:
         """The time at the window's right edge."""
         return min(self.history.elapsed_s, self.stop * self.history.column_s)
+
+
+def _last_known(fine: bytes, cut: list[int], unknown: int) -> bytes:
+    """Per coarse cell, the last fine value in it that is not ``unknown``."""
+    out = bytearray(len(cut) - 1)
+    for i in range(len(out)):
+        part = fine[cut[i] : cut[i + 1]].rstrip(bytes([unknown]))
+        out[i] = part[-1] if part else unknown
+    return bytes(out)
 
 
 def baton_cells(
@@ -122,8 +128,10 @@ def baton_cells(
     out: list[tuple[str, int]] = []
     for i in range(cells):
         runners = [n for n, lane in enumerate(lanes) if lane[i] == _RUNNING]
-        if not runners:
-            out.append((NOBODY, int(WorkerState.IDLE)))
+        if not runners and all(lane[i] == _IDLE for lane in lanes):
+            out.append((" ", _IDLE))  # before the run, or after it
+        elif not runners:
+            out.append((NOBODY, _IDLE))
         elif len(runners) == 1:
             out.append((names[runners[0]], _RUNNING))
         else:
@@ -149,7 +157,9 @@ def loop_cells(
     for i in range(cells):
         blocked = bool(lag[i]) if i < len(lag) else False
         runners = [] if offloaded else [n for n, lane in enumerate(lanes) if lane[i] == _RUNNING]
-        if blocked:
+        if not blocked and all(lane[i] == _IDLE for lane in lanes):
+            out.append((" ", _IDLE))
+        elif blocked:
             mark = names[runners[0]] if len(runners) == 1 else (LOOP_SEVERAL if runners else "!")
             out.append((mark, int(WorkerState.FAILED)))
         elif len(runners) == 1:
@@ -255,22 +265,44 @@ class WorkerLanes(ScrollView, can_focus=False):
         cells = self.timeline_width()
         return max(0, int(max(0, end) // factor) - int(first // factor) - cells + 1)
 
-    def head_text(self) -> Text:
-        """The line above the lanes: the scale, and where in the run a frozen view is."""
+    def head_text(self, width: int = 200) -> Text:
+        """The line above the lanes: the scale, and where in the run a frozen view is.
+
+        The longest wording that fits ``width`` is chosen, so a narrow pane still says
+        it is frozen and where, rather than losing the end of the sentence.
+        """
+        prefix = "worker".ljust(LABEL_WIDTH) + "core".ljust(CORE_WIDTH + 1)
+        scale = f"1 cell = {self.scale_s:g} s"
         head = Text(no_wrap=True, overflow="ellipsis")
-        head.append("worker".ljust(LABEL_WIDTH) + "core".ljust(CORE_WIDTH + 1), "bold")
         if self.frozen:
             window = self.window()
-            total = window.history.elapsed_s
+            at, total = window.right_s, window.history.elapsed_s
             head.append(
-                f"❚❚ frozen at {window.right_s:.1f} s of {total:.1f} s · ←/→ scroll · "
-                f"1 cell = {self.scale_s:g} s · p live",
+                _first_fit(
+                    width,
+                    f"{prefix}❚❚ frozen at {at:.1f} s of {total:.1f} s · ←/→ scroll · "
+                    f"{scale} · p live",
+                    f"❚❚ frozen at {at:.1f} s of {total:.1f} s · ←/→ scroll · p live",
+                    f"❚❚ frozen {at:.1f}/{total:.1f} s · ←/→ · p live",
+                ),
                 "bold reverse #e3a008",
             )
-        elif self.showing_previous:
-            head.append(f"1 cell = {self.scale_s:g} s   last run's lanes, until the new run draws")
+            return head
+        if self.showing_previous:
+            text = _first_fit(
+                width,
+                f"{prefix}{scale}   last run's lanes, until the new run draws",
+                f"{prefix}last run's lanes, until the new one draws",
+                "last run's lanes, until the new one draws",
+            )
         else:
-            head.append(f"← older   1 cell = {self.scale_s:g} s  [ ]   newest →")
+            text = _first_fit(
+                width,
+                f"{prefix}← older   {scale}  [ ]   newest →",
+                f"{prefix}{scale}  [ ]",
+                f"{scale}  [ ]",
+            )
+        head.append(text)
         return head
 
     # -- input ------------------------------------------------------------------------
@@ -476,7 +508,9 @@ class WorkerLanes(ScrollView, can_focus=False):
             segments.append(Segment(" " * (cells - len(marks))))
         for (char, state), run in groupby(marks):
             segments.append(
-                Segment(char * len(list(run)), style(state) + Style(reverse=char != NOBODY))
+                Segment(
+                    char * len(list(run)), style(state) + Style(reverse=char not in (NOBODY, " "))
+                )
             )
         return Strip(segments).crop_extend(0, width, None)
 
@@ -519,13 +553,7 @@ class WorkerLanes(ScrollView, can_focus=False):
         faint = view.lane_unconfirmed if unconfirmed is None else unconfirmed
         faint = min(len(lane), faint)
         confirmed = len(lane) - faint
-        if cores:
-            segments.extend(_core_segments(lane, cores, confirmed))
-        else:
-            for state, run in groupby(lane[:confirmed]):
-                segments.append(Segment(glyph(state) * len(list(run)), style(state)))
-            for state, run in groupby(lane[confirmed:]):
-                segments.append(Segment(glyph(state) * len(list(run)), style(state) + _FAINT))
+        segments.extend(_cell_segments(lane, cores[-len(lane) :] if cores else b"", confirmed))
         count_width = self._count_width(width)
         if count_width:
             text = f"{view.items_done:>{count_width}}" if first_row else " " * count_width
@@ -534,40 +562,72 @@ class WorkerLanes(ScrollView, can_focus=False):
 
 
 _CORE_MARK = Style(reverse=True, bold=True)
+_CORE_KEY = 100
+"""In a row's run key, a running cell on core c is ``_CORE_KEY + c`` (states are < 8)."""
+_RUNS = re.compile(rb"(.)\1*", re.S)
 
 
-def _core_segments(lane: bytes, cores: bytes, confirmed: int) -> list[Segment]:
-    """Running cells as the digit of the core they ran on (in the running colour)."""
-    segments: list[Segment] = []
-    marks = [
-        (
-            state,
-            cores[i] if state == _RUNNING and i < len(cores) and cores[i] != NO_CORE else None,
-            i >= confirmed,
+@lru_cache(maxsize=1024)
+def _look(key: int, faint: bool) -> tuple[str, Style]:
+    """The glyph and style of one run key (a state, or a running cell's core)."""
+    if key >= _CORE_KEY:
+        text, look = _SYMBOLS[(key - _CORE_KEY) % len(_SYMBOLS)], style(_RUNNING) + _CORE_MARK
+    else:
+        text, look = glyph(key), style(key)
+    return text, look + _FAINT if faint else look
+
+
+def _cell_segments(lane: bytes, cores: bytes, confirmed: int) -> list[Segment]:
+    """The timeline's segments: one per run of equal cells (found by a regex, in C),
+    running cells as the digit of their core when ``cores`` is given."""
+    if cores:
+        key = bytes(
+            [
+                _CORE_KEY + c if s == _RUNNING and c != NO_CORE and c < 155 else s
+                for s, c in zip(lane, cores, strict=False)
+            ]
         )
-        for i, state in enumerate(lane)
-    ]
-    for (state, core, faint), run in groupby(marks):
-        n = len(list(run))
-        if core is None:
-            text, look = glyph(state) * n, style(state)
-        else:
-            text, look = _SYMBOLS[core % len(_SYMBOLS)] * n, style(state) + _CORE_MARK
-        segments.append(Segment(text, look + _FAINT if faint else look))
+    else:
+        key = lane
+    segments: list[Segment] = []
+    for match in _RUNS.finditer(key):
+        a, b = match.span()
+        value = key[a]
+        if a < confirmed < b:
+            text, look = _look(value, False)
+            segments.append(Segment(text * (confirmed - a), look))
+            a = confirmed
+        text, look = _look(value, a >= confirmed)
+        segments.append(Segment(text * (b - a), look))
     return segments
 
 
-def describe_actor(model: str) -> str:
-    """The legend of the actor lane, for the help and the lane head."""
+def _first_fit(width: int, *texts: str) -> str:
+    """The first of ``texts`` that fits ``width`` cells (the last one, cut, if none)."""
+    for text in texts:
+        if len(text) <= width:
+            return text
+    return texts[-1][:width]
+
+
+def describe_actor(model: str, width: int = 200) -> str:
+    """The key to the actor lane, in the longest wording that fits ``width``."""
     if model == "thread":
-        return (
+        return _first_fit(
+            width,
             f"GIL holder: n = thread n ran (held the GIL) · {BATON_RELEASED} several ran on "
             f"different cores: GIL released (C code) · {BATON_SHARED} shared one core · "
-            f"{NOBODY} nobody running"
+            f"{NOBODY} nobody running",
+            f"GIL: n = thread n holds it · {BATON_RELEASED} released (C code) · "
+            f"{BATON_SHARED} one core · {NOBODY} nobody",
+            f"GIL: n holds · {BATON_RELEASED} released · {NOBODY} nobody",
         )
     if model == "async":
-        return (
+        return _first_fit(
+            width,
             f"event loop: n = task n running on it · {LOOP_SEVERAL} several took turns · "
-            f"{NOBODY} waiting in the selector · red: blocked, the loop's lag grew"
+            f"{NOBODY} waiting in the selector · red: blocked, the loop's lag grew",
+            f"loop: n = task n runs · {LOOP_SEVERAL} several · {NOBODY} selector · red = blocked",
+            f"loop: n task · {NOBODY} selector · red blocked",
         )
     return "processes: a running cell shows the digit of the core it ran on"

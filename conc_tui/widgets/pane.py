@@ -63,17 +63,23 @@ class ModelPane(Horizontal):
     def _draw_head(self) -> None:
         """The line(s) over the lanes: scale, frozen position, the actor lane's key."""
         lanes = self.query_one(WorkerLanes)
-        head = lanes.head_text()
+        static = self.query_one(".lanes-head", Static)
+        width = static.size.width or lanes.size.width or 80
+        head = lanes.head_text(width)
         actor = self.model in ("thread", "async") and lanes.rows > 0
         if actor:
-            head.append("\n" + describe_actor(self.model), "#8b949e")
+            head.append("\n" + describe_actor(self.model, width), "#8b949e")
         key = (head.plain, actor)
         if key == self._head_key:
             return
         self._head_key = key
-        static = self.query_one(".lanes-head", Static)
         static.styles.height = 2 if actor else 1
         static.update(head)
+
+    def on_resize(self) -> None:
+        """The head's wording follows the width."""
+        with contextlib.suppress(NoMatches):
+            self._draw_head()
 
     @property
     def lanes(self) -> WorkerLanes:
