@@ -143,12 +143,18 @@ def baton_cells(
     return out
 
 
+_ON_LOOP = frozenset({_RUNNING, int(WorkerState.WAIT_CPU), int(WorkerState.WAIT_GIL)})
+"""A task in these states holds the loop's thread: running its code, or runnable and
+waiting for a core (or the GIL) to go on running it. Either way no other task runs."""
+
+
 def loop_cells(
     lanes: list[bytes], names: list[str], lag: bytes, cells: int, offloaded: bool
 ) -> list[tuple[str, int]]:
     """What the event loop's thread did in each cell: (character, state).
 
-    A task running on it (its number); several taking turns (+); waiting in the
+    A task running on it (its number; also while the thread waits for a core to go on
+    running it); several taking turns (+); waiting in the
     selector (no task running, ·); blocked: a task ran while the loop's measured lag
     grew past its allowance (the task's number, drawn as a failure). With
     ``to_thread`` the running tasks are in other threads, so the loop only waits.
@@ -156,7 +162,7 @@ def loop_cells(
     out: list[tuple[str, int]] = []
     for i in range(cells):
         blocked = bool(lag[i]) if i < len(lag) else False
-        runners = [] if offloaded else [n for n, lane in enumerate(lanes) if lane[i] == _RUNNING]
+        runners = [] if offloaded else [n for n, lane in enumerate(lanes) if lane[i] in _ON_LOOP]
         if not blocked and all(lane[i] == _IDLE for lane in lanes):
             out.append((" ", _IDLE))
         elif blocked:
