@@ -343,3 +343,33 @@ def test_a_process_lane_shows_the_core_of_each_running_cell() -> None:
     view = WorkerView(worker_id=0, label="pid 1", state=S.RUNNING, lane=lane, core=1)
     text = WorkerLanes().render_row(view, 40, cells=lane, cores=bytes([0, 0, 1, 255, 1, 1])).text
     assert text.rstrip().endswith("001▓11")
+
+
+def test_shifted_segments_equal_a_fresh_build() -> None:
+    import random
+
+    from rich.style import Style
+
+    from conc_tui.widgets.lanes import ShiftingRuns, _runs, _segment
+
+    rng = random.Random(9)
+    run = [rng.choice([S.RUNNING, S.WAIT_IO, S.WAIT_GIL]) for _ in range(40)]
+    history = bytes(state for state in run for _ in range(rng.randint(1, 9)))
+    base = Style(bgcolor="black")
+    shifter = ShiftingRuns()
+    start, width = 0, 60
+    reused = 0
+    previous: list[object] = []
+    for _step in range(120):
+        start += rng.choice([0, 1, 1, 2, 3])
+        window = bytearray(history[start : start + width].ljust(width, b"\x00"))
+        if rng.random() < 0.5:  # the newest cells relabelled by a later measurement
+            window[-3:] = bytes([S.WAIT_CPU] * 3)
+        faint = rng.randint(0, 4)
+        got = shifter.update(start, bytes(window), width - faint, base)
+        want = [_segment(r, base) for r in _runs(bytes(window), width - faint, start)]
+        assert "".join(s.text for s in got) == "".join(s.text for s in want)
+        assert [(s.style, len(s.text)) for s in got] == [(s.style, len(s.text)) for s in want]
+        reused += sum(1 for seg in got if any(seg is old for old in previous))
+        previous = list(got)
+    assert reused > 200  # most segments were kept, not made again

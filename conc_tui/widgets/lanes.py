@@ -12,6 +12,7 @@ the lanes themselves (and the loop's measured lag), never assumed.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import groupby
@@ -199,6 +200,8 @@ class WorkerLanes(ScrollView, can_focus=False):
         self._cells: dict[int, tuple[bytes, bytes]] = {}
         self._actor: list[tuple[str, int]] = []
         self._cache: dict[int, tuple[RowKey, Strip]] = {}
+        self._shifters: dict[int, ShiftingRuns] = {}
+        self._first_cell = 0
         self._placeholder = "Press Space to start"
         self.model = ""
         self.history = RunHistory()
@@ -364,6 +367,7 @@ class WorkerLanes(ScrollView, can_focus=False):
         width = self.scrollable_content_region.width
         history, views, _end = self._shown()
         window = self.window(width)
+        self._first_cell = window.first_cell
         self._cells = {
             v.worker_id: window.lane(v.worker_id) for v in views if v.worker_id in history.lanes
         }
@@ -484,12 +488,13 @@ class WorkerLanes(ScrollView, can_focus=False):
         if cached is not None and cached[0] == key:
             return cached[1]
         kind, index, sub = self._rows[row]
-        if kind == "actor":
-            strip = self.render_actor(width, sub)
-        else:
+        if kind != "actor":
             view = views[index]
             cells, cores = self._cells.get(view.worker_id, (view.lane, b""))
             assert key is not None
+            shifter = self._shifters.get(row)
+            if shifter is None:
+                shifter = self._shifters[row] = ShiftingRuns()
             strip = self.render_row(
                 view,
                 width,
@@ -497,8 +502,12 @@ class WorkerLanes(ScrollView, can_focus=False):
                 cores=cores if self.model == "process" else b"",
                 unconfirmed=int(key[5]),  # type: ignore[call-overload]
                 first_row=sub == 0,
+                shifter=shifter,
+                start=self._first_cell,
+                base=base,
             )
-        strip = strip.apply_style(base)
+        else:
+            strip = self.render_actor(width, sub).apply_style(base)
         if key is not None:
             self._cache[row] = (key, strip)
         return strip
@@ -529,6 +538,9 @@ class WorkerLanes(ScrollView, can_focus=False):
         cores: bytes = b"",
         unconfirmed: int | None = None,
         first_row: bool = True,
+        shifter: ShiftingRuns | None = None,
+        start: int = 0,
+        base: Style | None = None,
     ) -> Strip:
         """Build the strip of one worker's row (label, core, timeline, items done).
 
@@ -539,6 +551,10 @@ class WorkerLanes(ScrollView, can_focus=False):
             cores: The core of each cell (processes): running cells show its digit.
             unconfirmed: How many newest cells to draw faint (default: the view's).
             first_row: False for the extra rows of a tall lane (no label, no count).
+            shifter: The row's previous segments, shifted instead of rebuilt.
+            start: The absolute cell of the first timeline cell (for ``shifter``).
+            base: The widget's style, applied here (once a segment is made, not each
+                frame) instead of over the whole strip.
 
         Returns:
             A strip exactly ``width`` cells long.
@@ -547,24 +563,32 @@ class WorkerLanes(ScrollView, can_focus=False):
         lane = (view.lane if cells is None else cells)[-count:]
         cores = cores[-count:] if cores else b""
         label = (view.label[: LABEL_WIDTH - 1] if first_row else "").ljust(LABEL_WIDTH)
-        segments = [Segment(label, style(view.state) + Style(bold=True))]
+
+        def look(style_: Style) -> Style:
+            return style_ if base is None else _with_base(base, style_)
+
+        segments = [Segment(label, look(style(view.state) + Style(bold=True)))]
         core = "" if view.core is None or not first_row else f"c{view.core}"
-        segments.append(Segment(core[: CORE_WIDTH - 1].ljust(CORE_WIDTH), _DIM))
+        segments.append(Segment(core[: CORE_WIDTH - 1].ljust(CORE_WIDTH), look(_DIM)))
         pad = count - len(lane)
         if pad > 0:
             # A young lane is right-aligned: the newest state is always at the right edge.
-            segments.append(Segment(" " * pad))
+            segments.append(Segment(" " * pad, base))
         # The newest cells that only repeat the last state reported are drawn faint:
         # no event or sample has confirmed them yet.
         faint = view.lane_unconfirmed if unconfirmed is None else unconfirmed
         faint = min(len(lane), faint)
         confirmed = len(lane) - faint
-        segments.extend(_cell_segments(lane, cores[-len(lane) :] if cores else b"", confirmed))
+        key = _run_key(lane, cores[-len(lane) :] if cores else b"")
+        if shifter is not None:
+            segments.extend(shifter.update(start + pad, key, confirmed, base))
+        else:
+            segments.extend(_segment(run, base) for run in _runs(key, confirmed))
         count_width = self._count_width(width)
         if count_width:
             text = f"{view.items_done:>{count_width}}" if first_row else " " * count_width
-            segments.append(Segment(text, _DIM))
-        return Strip(segments).crop_extend(0, width, None)
+            segments.append(Segment(text, look(_DIM)))
+        return Strip(segments).crop_extend(0, width, base)
 
 
 _CORE_MARK = Style(reverse=True, bold=True)
@@ -583,29 +607,123 @@ def _look(key: int, faint: bool) -> tuple[str, Style]:
     return text, look + _FAINT if faint else look
 
 
-def _cell_segments(lane: bytes, cores: bytes, confirmed: int) -> list[Segment]:
-    """The timeline's segments: one per run of equal cells (found by a regex, in C),
-    running cells as the digit of their core when ``cores`` is given."""
-    if cores:
-        key = bytes(
-            [
-                _CORE_KEY + c if s == _RUNNING and c != NO_CORE and c < 155 else s
-                for s, c in zip(lane, cores, strict=False)
-            ]
-        )
-    else:
-        key = lane
-    segments: list[Segment] = []
+def _run_key(lane: bytes, cores: bytes) -> bytes:
+    """One byte a cell, equal for cells drawn alike: the state, or for a running cell
+    with a known core, ``_CORE_KEY`` + the core."""
+    if not cores:
+        return lane
+    return bytes(
+        [
+            _CORE_KEY + c if s == _RUNNING and c != NO_CORE and c < 155 else s
+            for s, c in zip(lane, cores, strict=False)
+        ]
+    )
+
+
+Run = tuple[int, int, int, bool]
+"""(first cell, cell after the last, run key, faint) of one segment of a timeline."""
+
+
+def _runs(key: bytes, confirmed: int, offset: int = 0) -> list[Run]:
+    """The runs of equal cells of ``key`` (found by a regex, in C), split where the
+    faint (unconfirmed) cells begin; cell positions shifted by ``offset``."""
+    runs: list[Run] = []
     for match in _RUNS.finditer(key):
         a, b = match.span()
         value = key[a]
         if a < confirmed < b:
-            text, look = _look(value, False)
-            segments.append(Segment(text * (confirmed - a), look))
+            runs.append((a + offset, confirmed + offset, value, False))
             a = confirmed
-        text, look = _look(value, a >= confirmed)
-        segments.append(Segment(text * (b - a), look))
-    return segments
+        runs.append((a + offset, b + offset, value, a >= confirmed))
+    return runs
+
+
+def _segment(run: Run, base: Style | None) -> Segment:
+    a, b, value, faint = run
+    text, look = _look(value, faint)
+    return Segment(text * (b - a), look if base is None else _with_base(base, look))
+
+
+@lru_cache(maxsize=1024)
+def _with_base(base: Style, look: Style) -> Style:
+    return base + look
+
+
+def _cell_segments(lane: bytes, cores: bytes, confirmed: int) -> list[Segment]:
+    """The timeline's segments: one per run of equal cells, running cells as the digit
+    of their core when ``cores`` is given."""
+    return [_segment(run, None) for run in _runs(_run_key(lane, cores), confirmed)]
+
+
+class ShiftingRuns:
+    """A row's timeline segments, shifted rather than rebuilt when the window moves on.
+
+    Live, each snapshot moves a lane's window a cell or two to the right and changes
+    only its newest cells (relabelled as measurements arrive). The segments of the
+    cells the old and new window share and agree on are kept as they are (positions
+    are absolute cells, so nothing is renumbered; the run cut by the left edge is
+    made again); only the rest is scanned and styled. Segments carry the widget's
+    base style, so a new base (a theme change) starts afresh.
+    """
+
+    def __init__(self) -> None:
+        self.start = 0
+        self.key = b""
+        self.confirmed = 0
+        self.base: Style | None = None
+        self.runs: list[Run] = []
+        self.ends: list[int] = []
+        self.segments: list[Segment] = []
+
+    def _agree(self, start: int, key: bytes, confirmed: int) -> int:
+        """How many leading cells of ``key`` the previous window drew the same, solid."""
+        shift = start - self.start
+        if not 0 <= shift < len(self.key):
+            return 0
+        limit = min(len(self.key) - shift, len(key), self.confirmed - shift, confirmed)
+        if limit <= 0:
+            return 0
+        if key[:limit] == self.key[shift : shift + limit]:
+            return limit
+        lo, hi = 0, limit  # the longest agreeing prefix, by halving (compares run in C)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if key[:mid] == self.key[shift : shift + mid]:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    def update(self, start: int, key: bytes, confirmed: int, base: Style | None) -> list[Segment]:
+        """The segments of ``key``, whose first cell is absolute cell ``start``."""
+        keep = self._agree(start, key, confirmed) if base == self.base else 0
+        runs: list[Run] = []
+        segments: list[Segment] = []
+        if keep:
+            stop = start + keep
+            first = bisect_right(self.ends, start)
+            last = bisect_left(self.ends, stop)  # the run holding the last kept cell
+            runs = self.runs[first : last + 1]
+            segments = self.segments[first : last + 1]
+            a, b, value, faint = runs[0]
+            if a < start:
+                runs[0] = (start, b, value, faint)
+                segments[0] = _segment((start, b, value, faint), base)
+            a, b, value, faint = runs[-1]
+            if b > stop:
+                runs[-1] = (a, stop, value, faint)
+                segments[-1] = _segment(runs[-1], base)
+        tail = _runs(key[keep:], max(0, confirmed - keep), start + keep)
+        if runs and tail and runs[-1][2:] == tail[0][2:]:
+            runs[-1] = (runs[-1][0], tail[0][1], *tail[0][2:])
+            segments[-1] = _segment(runs[-1], base)
+            tail = tail[1:]
+        runs.extend(tail)
+        segments.extend(_segment(run, base) for run in tail)
+        self.start, self.key, self.confirmed, self.base = start, key, confirmed, base
+        self.runs, self.segments = runs, segments
+        self.ends = [run[1] for run in runs]
+        return segments
 
 
 def _first_fit(width: int, *texts: str) -> str:
