@@ -40,7 +40,7 @@ _FAINT = Style(dim=True)
 
 SCALES = (0.1, 0.25, 0.5, 1.0)
 """Seconds a cell can cover (keys ``[`` and ``]``); the history stays at the finest."""
-MAX_ROWS_PER_LANE = 6
+MAX_ROWS_PER_LANE = 8
 """A lane grows to at most this many rows when few workers leave the height empty."""
 
 _RUNNING = int(WorkerState.RUNNING)
