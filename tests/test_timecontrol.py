@@ -373,3 +373,31 @@ def test_shifted_segments_equal_a_fresh_build() -> None:
         reused += sum(1 for seg in got if any(seg is old for old in previous))
         previous = list(got)
     assert reused > 200  # most segments were kept, not made again
+
+
+def test_lane_cores_across_the_ring_match_a_cell_by_cell_reading() -> None:
+    import random
+
+    from conc_tui.telemetry.timeline import Timeline
+
+    rng = random.Random(3)
+    timeline = Timeline(columns=16, column_ns=10, origin_ns=0)
+    seen: dict[int, int] = {}
+    last = -1
+    t = 5
+    for _ in range(60):
+        t += rng.choice([3, 10, 10, 20, 90])  # gaps longer than the ring, too
+        core = rng.randint(0, 3)
+        timeline.note_core(t, core)
+        column = t // 10
+        for c in range(max(last + 1, column - 15, 0), column + 1):
+            seen[c] = core
+        if column <= last:
+            seen[column] = core  # a second sample in one column: the newest wins
+        last = max(last, column)
+        now = t + rng.choice([0, 10, 50])
+        now_col = now // 10
+        want = bytes(
+            seen.get(c, 255) if c > last - 16 else 255 for c in range(now_col - 15, now_col + 1)
+        )
+        assert timeline.lane_cores(now) == want

@@ -44,10 +44,10 @@ class Timeline:
         self.final_through = -1  # newest column whose running-group label is fixed
         self.gil_carry = 0.0
         self.cpu_carry = 0.0
-        # The core the worker was seen on, per column: its own ring, tagged with the
-        # absolute column, because OS samples and events open columns independently.
+        # The core the worker was seen on, per column: its own ring, because OS
+        # samples and events open columns independently. Samples fill every column up
+        # to the newest they saw, so the ring holds the columns up to _core_through.
         self._cores = bytearray(b"\xff" * columns)
-        self._core_tags = array("q", [-1] * columns)
         self._core_through = -1
 
     def note_core(self, t_ns: int, core: int | None) -> None:
@@ -64,22 +64,23 @@ class Timeline:
         if first > column:
             first = column  # a late sample for a column already noted: the newest wins
         for c in range(first, column + 1):
-            slot = c % self.columns
-            self._cores[slot] = value
-            self._core_tags[slot] = c
+            self._cores[c % self.columns] = value
         self._core_through = max(self._core_through, column)
 
     def lane_cores(self, now_ns: int) -> bytes:
         """The core of each of the last ``columns`` columns up to ``now_ns``, oldest
-        first; 255 where no sample saw the worker on a core."""
-        first = self.column_of(now_ns) - self.columns + 1
-        out = bytearray(b"\xff" * self.columns)
-        tags, cores, n = self._core_tags, self._cores, self.columns
-        for i in range(n):
-            c = first + i
-            if c >= 0 and tags[c % n] == c:
-                out[i] = cores[c % n]
-        return bytes(out)
+        first; 255 where no sample saw the worker on a core. Slices, no loop per cell:
+        the observer builds one for every worker of every snapshot."""
+        n = self.columns
+        now_col = self.column_of(now_ns)
+        first = now_col - n + 1
+        lo = max(first, 0, self._core_through - n + 1)
+        hi = min(now_col, self._core_through)
+        if hi < lo:
+            return b"\xff" * n
+        a, b = lo % n, hi % n
+        known = self._cores[a : b + 1] if a <= b else self._cores[a:] + self._cores[: b + 1]
+        return b"\xff" * (lo - first) + bytes(known) + b"\xff" * (now_col - hi)
 
     def column_of(self, t_ns: int) -> int:
         return (t_ns - self.origin_ns) // self.column_ns
