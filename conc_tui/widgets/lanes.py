@@ -754,4 +754,11 @@ def describe_actor(model: str, width: int = 200) -> str:
             f"loop: n = task n runs · {LOOP_SEVERAL} several · {NOBODY} selector · red = blocked",
             f"loop: n task · {NOBODY} selector · red blocked",
         )
-    return "processes: a running cell shows the digit of the core it ran on"
+    wait = glyph(int(WorkerState.WAIT_CPU))
+    return _first_fit(
+        width,
+        f"a running cell shows the digit of the core the process ran on · {wait} waiting "
+        "for a free core",
+        f"digit = the core it ran on · {wait} waiting for a core",
+        f"digit = core · {wait} core wait",
+    )

@@ -66,7 +66,7 @@ class ModelPane(Horizontal):
         static = self.query_one(".lanes-head", Static)
         width = static.size.width or lanes.size.width or 80
         head = lanes.head_text(width)
-        actor = self.model in ("thread", "async") and lanes.rows > 0
+        actor = self.model in ("thread", "async", "process") and lanes.rows > 0
         if actor:
             head.append("\n" + describe_actor(self.model, width), "#8b949e")
         key = (head.plain, actor)
