@@ -189,10 +189,19 @@ def edges(first_cell: int, count: int, factor: float, start: int) -> list[int]:
     return out
 
 
-def coarse(cells: bytes, first_cell: int, count: int, start: int, factor: float) -> bytes:
+def coarse(
+    cells: bytes,
+    first_cell: int,
+    count: int,
+    start: int,
+    factor: float,
+    cut: list[int] | None = None,
+) -> bytes:
     """Resample fine columns (``cells`` begins at absolute column ``start``) into
-    ``count`` coarse cells from ``first_cell``, each showing its main state."""
+    ``count`` coarse cells from ``first_cell``, each showing its main state (``cut``:
+    the cells' :func:`edges`, when the caller already has them)."""
     if factor == 1:
         return cells
-    cut = edges(first_cell, count, factor, start)
+    if cut is None:
+        cut = edges(first_cell, count, factor, start)
     return bytes([main_state(cells[cut[i] : cut[i + 1]]) for i in range(count)])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import groupby
 
 from rich.segment import Segment
@@ -83,23 +83,27 @@ class Window:
     """Fine column after the last covered."""
     live: bool
 
-    def lane(self, worker_id: int) -> tuple[bytes, bytes]:
+    def lane(self, worker_id: int, with_cores: bool = True) -> tuple[bytes, bytes]:
+        """A worker's states and (``with_cores``) cores, one per coarse cell."""
         record = self.history.lanes[worker_id]
         fine = record.states_between(self.start, self.stop)
-        fine_cores = record.cores_between(self.start, self.stop)
+        fine_cores = record.cores_between(self.start, self.stop) if with_cores else b""
         if self.factor == 1:
             return fine, fine_cores
-        states = coarse(fine, self.first_cell, self.cells, self.start, self.factor)
-        return states, _last_known(fine_cores, self._edges(), NO_CORE)
+        cut = self._edges
+        states = coarse(fine, self.first_cell, self.cells, self.start, self.factor, cut)
+        return states, _last_known(fine_cores, cut, NO_CORE) if with_cores else b""
 
+    @cached_property
     def _edges(self) -> list[int]:
+        # Every lane of the window shares them: computed once a frame.
         return edges(self.first_cell, self.cells, self.factor, self.start)
 
     def lag(self) -> bytes:
         fine = self.history.lag.between(self.start, self.stop)
         if self.factor == 1:
             return fine
-        cut = self._edges()
+        cut = self._edges
         return bytes([1 if 1 in fine[cut[i] : cut[i + 1]] else 0 for i in range(self.cells)])
 
     @property
@@ -368,8 +372,11 @@ class WorkerLanes(ScrollView, can_focus=False):
         history, views, _end = self._shown()
         window = self.window(width)
         self._first_cell = window.first_cell
+        with_cores = self.model in ("process", "thread")
         self._cells = {
-            v.worker_id: window.lane(v.worker_id) for v in views if v.worker_id in history.lanes
+            v.worker_id: window.lane(v.worker_id, with_cores)
+            for v in views
+            if v.worker_id in history.lanes
         }
         actor = self.model in ("thread", "async") and bool(views)
         drawn = [v for v in views if v.worker_id in self._cells]
