@@ -178,6 +178,13 @@ async def test_time_scale_is_in_the_header_and_redraws_the_past() -> None:
         await pilot.press("left_square_bracket")
         await pilot.pause()
         assert "1 cell = 0.5 s" in _head(app, "process")
+        # < and > do the same as [ and ].
+        await pilot.press("less_than_sign")
+        await pilot.pause()
+        assert "1 cell = 0.25 s" in _head(app, "process")
+        await pilot.press("greater_than_sign")
+        await pilot.pause()
+        assert "1 cell = 0.5 s" in _head(app, "process")
 
 
 def test_a_coarse_cell_shows_the_main_state_of_its_fine_cells() -> None:

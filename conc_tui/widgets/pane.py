@@ -66,9 +66,10 @@ class ModelPane(Horizontal):
         static = self.query_one(".lanes-head", Static)
         width = static.size.width or lanes.size.width or 80
         head = lanes.head_text(width)
-        actor = self.model in ("thread", "async", "process") and lanes.rows > 0
+        # The lanes' model, not the pane's: a serial baseline run in this pane has none.
+        actor = lanes.model in ("thread", "async", "process") and lanes.rows > 0
         if actor:
-            head.append("\n" + describe_actor(self.model, width), "#8b949e")
+            head.append("\n" + describe_actor(lanes.model, width), "#8b949e")
         key = (head.plain, actor)
         if key == self._head_key:
             return
