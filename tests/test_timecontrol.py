@@ -259,6 +259,10 @@ def test_baton_lane_one_runner_two_on_cores_and_nobody() -> None:
     # One runner holds the baton; two at once on different cores: released; all in
     # I/O: nobody; two on one core took turns.
     assert marks == ["1", BATON_RELEASED, NOBODY, BATON_SHARED]
+    # Pure Python on two cores: both run in one 0.1 s cell, but they were measured
+    # waiting for the GIL, so they took turns with it rather than releasing it.
+    turns = baton_cells(lanes, cores, ["1", "2", "3"], 4, [True, True, False])
+    assert [char for char, _ in turns] == ["1", BATON_SHARED, NOBODY, BATON_SHARED]
 
 
 @sync

@@ -52,7 +52,8 @@ BATON_RELEASED = "×"
 """Two or more threads ran on different cores in one cell: at most one held the GIL,
 the others ran C code that released it (Pillow's filters)."""
 BATON_SHARED = "⇄"
-"""Two or more ran in one cell on one core: they passed the GIL within the cell."""
+"""Two or more ran in one cell taking turns with the GIL (on one core, or measured
+contending for it): they passed the baton within the cell."""
 NOBODY = "·"
 LOOP_SEVERAL = "+"
 """Several tasks took turns on the loop within one cell."""
@@ -121,15 +122,28 @@ def _last_known(fine: bytes, cut: list[int], unknown: int) -> bytes:
     return bytes(out)
 
 
+CONTENDED_SHARE = 0.25
+"""A thread that waited for the GIL this share of its running time or more was
+contending for it: its running cells beside another's are turns, not a release."""
+
+
 def baton_cells(
-    lanes: list[bytes], cores: list[bytes], names: list[str], cells: int
+    lanes: list[bytes],
+    cores: list[bytes],
+    names: list[str],
+    cells: int,
+    contended: list[bool] | None = None,
 ) -> list[tuple[str, int]]:
     """Who held the GIL in each cell, from the thread lanes: (character, state).
 
     A thread whose cell shows running (its CPU advanced, not a GIL wait) held the
-    GIL. Two or more running on different cores cannot all have held it: the others
-    ran C code that released it. Nobody running: nobody we measure held it.
+    GIL. Two or more running in one cell took turns with it (0.1 s holds many 5 ms
+    switch intervals) when they shared a core or when any of them was measured
+    contending for the GIL (``contended``: its GIL-wait share); otherwise, on
+    different cores, they ran at once: at most one held the GIL and the others ran C
+    code that released it. Nobody running: nobody we measure held it.
     """
+    contended = contended or [False] * len(lanes)
     out: list[tuple[str, int]] = []
     for i in range(cells):
         runners = [n for n, lane in enumerate(lanes) if lane[i] == _RUNNING]
@@ -140,8 +154,9 @@ def baton_cells(
         elif len(runners) == 1:
             out.append((names[runners[0]], _RUNNING))
         else:
-            seen = {cores[n][i] for n in runners if cores[n] and cores[n][i] != NO_CORE}
-            if len(seen) == 1 and all(cores[n] and cores[n][i] != NO_CORE for n in runners):
+            known = [cores[n][i] for n in runners if cores[n] and cores[n][i] != NO_CORE]
+            one_core = len(known) == len(runners) and len(set(known)) == 1
+            if one_core or any(contended[n] for n in runners):
                 out.append((BATON_SHARED, int(WorkerState.WAIT_GIL)))
             else:
                 out.append((BATON_RELEASED, int(WorkerState.WAIT_CPU)))
@@ -384,7 +399,8 @@ class WorkerLanes(ScrollView, can_focus=False):
         names = [symbol(v.label) for v in drawn]
         if actor and self.model == "thread":
             cores = [self._cells[v.worker_id][1] for v in drawn]
-            self._actor = baton_cells(lanes, cores, names, window.cells)
+            contended = [(v.gil_wait_share or 0.0) >= CONTENDED_SHARE for v in drawn]
+            self._actor = baton_cells(lanes, cores, names, window.cells, contended)
         elif actor:
             self._actor = loop_cells(lanes, names, window.lag(), window.cells, self._offloaded)
         else:
@@ -747,10 +763,10 @@ def describe_actor(model: str, width: int = 200) -> str:
         return _first_fit(
             width,
             f"GIL holder: n = thread n ran (held the GIL) · {BATON_RELEASED} several ran on "
-            f"different cores: GIL released (C code) · {BATON_SHARED} shared one core · "
+            f"different cores: GIL released (C code) · {BATON_SHARED} took turns with it · "
             f"{NOBODY} nobody running",
             f"GIL: n = thread n holds it · {BATON_RELEASED} released (C code) · "
-            f"{BATON_SHARED} one core · {NOBODY} nobody",
+            f"{BATON_SHARED} turns · {NOBODY} nobody",
             f"GIL: n holds · {BATON_RELEASED} released · {NOBODY} nobody",
         )
     if model == "async":
