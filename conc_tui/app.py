@@ -94,6 +94,11 @@ _PANE_ACTIONS = frozenset(
         "race",
         "knob",
         "compare",
+        "toggle_freeze",
+        "time_back",
+        "time_forward",
+        "finer_time",
+        "coarser_time",
     }
 )
 
@@ -551,6 +556,30 @@ class ConcApp(App[None]):
             title=state.title,
             timeout=2,
         )
+
+    # -- time control (the pane's lanes keep the run's history) ---------------------
+
+    def action_toggle_freeze(self) -> None:
+        """Freeze the current pane's picture while its run goes on, or go back to live."""
+        frozen = self._pane(self.current).toggle_freeze()
+        if not frozen:
+            self._draw_pane(self.panes[self.current])
+
+    def action_time_back(self) -> None:
+        """Scroll the current pane back in time (freezing it first)."""
+        self._pane(self.current).scroll_time(-1)
+
+    def action_time_forward(self) -> None:
+        """Scroll the current pane's frozen picture forward in time."""
+        self._pane(self.current).scroll_time(+1)
+
+    def action_finer_time(self) -> None:
+        """A finer time scale for the lanes."""
+        self._pane(self.current).change_scale(-1)
+
+    def action_coarser_time(self) -> None:
+        """A coarser time scale for the lanes."""
+        self._pane(self.current).change_scale(+1)
 
     def action_race(self) -> None:
         """Race every model on this pane's workload, with `conc-tui bench`'s sizes."""

@@ -178,6 +178,7 @@ def make_snapshot(
                 cpu_percent=round(100 * running_share, 1),
                 rss_bytes=(38 + 3 * w % 11) * 2**20 if model == "process" else None,
                 core=core,
+                lane_cores=bytes([255 if core is None else core]) * len(lane),
                 gil_wait_share=None if gil_share is None else round(gil_share, 3),
                 busy_s=round(running_share * elapsed, 2),
                 startup_s=round(0.08 + 0.01 * w, 3) if model == "process" else None,

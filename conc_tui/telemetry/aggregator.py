@@ -364,6 +364,7 @@ class Aggregator:
         if track is None:
             return
         track.core = core
+        track.timeline.note_core(t_ns, core)
         settled = t_ns if settled_ns is None else settled_ns
         if settled > self.settled_ns:
             self.settled_ns = settled
@@ -454,13 +455,20 @@ class Aggregator:
         timeline.finalize(last - 1)
 
     def apply_process_sample(
-        self, worker_id: int, cpu_percent: float, rss_bytes: int, core: int | None
+        self,
+        worker_id: int,
+        cpu_percent: float,
+        rss_bytes: int,
+        core: int | None,
+        t_ns: int | None = None,
     ) -> None:
         track = self.tracks.get(worker_id)
         if track is not None:
             track.cpu_percent = cpu_percent
             track.rss_bytes = rss_bytes
             track.core = core
+            if t_ns is not None:
+                track.timeline.note_core(t_ns, core)
 
     def set_processes(self, processes: tuple[ProcessView, ...]) -> None:
         self.processes = processes
@@ -559,6 +567,7 @@ class Aggregator:
                     label=track.label,
                     state=track.state,
                     lane=timeline.lane(now_ns, track.state, track.since_ns),
+                    lane_cores=timeline.lane_cores(now_ns),
                     items_done=track.done,
                     items_failed=track.failed,
                     pid=track.pid,

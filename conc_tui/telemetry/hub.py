@@ -149,7 +149,7 @@ class TelemetryHub:
                 for track in agg.tracks.values():
                     if track.pid == s.pid:
                         agg.apply_process_sample(
-                            track.worker_id, s.cpu_percent, s.rss_bytes, s.core
+                            track.worker_id, s.cpu_percent, s.rss_bytes, s.core, now_ns
                         )
         agg.set_processes(tuple(views))
 

@@ -59,6 +59,9 @@ class WorkerView:
     lane_unconfirmed: int = 0
     """How many of the lane's newest cells only repeat the last state reported (no
     event or sample has confirmed them yet)."""
+    lane_cores: bytes = b""
+    """The core an OS sample saw the worker on, per lane column (aligned with
+    ``lane``); 255 where none did. Empty when not measured."""
 
 
 @dataclass(frozen=True)

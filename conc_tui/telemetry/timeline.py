@@ -44,6 +44,43 @@ class Timeline:
         self.final_through = -1  # newest column whose running-group label is fixed
         self.gil_carry = 0.0
         self.cpu_carry = 0.0
+        # The core the worker was seen on, per column: its own ring, because OS
+        # samples and events open columns independently. Samples fill every column up
+        # to the newest they saw, so the ring holds the columns up to _core_through.
+        self._cores = bytearray(b"\xff" * columns)
+        self._core_through = -1
+
+    def note_core(self, t_ns: int, core: int | None) -> None:
+        """Record the core an OS sample at ``t_ns`` saw the worker on.
+
+        The sample speaks for the interval since the previous one, so every column
+        from the last noted one up to ``t_ns``'s gets it (at most the ring's length).
+        """
+        column = self.column_of(t_ns)
+        if column < 0 or column <= self._core_through - self.columns:
+            return
+        value = EMPTY if core is None or not 0 <= core < EMPTY else core
+        first = max(self._core_through + 1, column - self.columns + 1, 0)
+        if first > column:
+            first = column  # a late sample for a column already noted: the newest wins
+        for c in range(first, column + 1):
+            self._cores[c % self.columns] = value
+        self._core_through = max(self._core_through, column)
+
+    def lane_cores(self, now_ns: int) -> bytes:
+        """The core of each of the last ``columns`` columns up to ``now_ns``, oldest
+        first; 255 where no sample saw the worker on a core. Slices, no loop per cell:
+        the observer builds one for every worker of every snapshot."""
+        n = self.columns
+        now_col = self.column_of(now_ns)
+        first = now_col - n + 1
+        lo = max(first, 0, self._core_through - n + 1)
+        hi = min(now_col, self._core_through)
+        if hi < lo:
+            return b"\xff" * n
+        a, b = lo % n, hi % n
+        known = self._cores[a : b + 1] if a <= b else self._cores[a:] + self._cores[: b + 1]
+        return b"\xff" * (lo - first) + bytes(known) + b"\xff" * (now_col - hi)
 
     def column_of(self, t_ns: int) -> int:
         return (t_ns - self.origin_ns) // self.column_ns

@@ -18,7 +18,7 @@ from conc_tui.telemetry.snapshot import Snapshot
 from conc_tui.widgets.card import card_text
 from conc_tui.widgets.cores import CoreBars
 from conc_tui.widgets.glyphs import legend
-from conc_tui.widgets.lanes import CORE_WIDTH, LABEL_WIDTH, WorkerLanes
+from conc_tui.widgets.lanes import WorkerLanes, describe_actor
 from conc_tui.widgets.lines import LinesView
 from conc_tui.widgets.panels import progress_lines, worker_cores
 from conc_tui.widgets.presentation import model_lines, presentation
@@ -36,7 +36,7 @@ class ModelPane(Horizontal):
         super().__init__(id=id, classes="pane")
         self.model = model
         self._config: RunConfig | None = None
-        self._column_s: float | None = None
+        self._head_key: tuple[str, bool] | None = None
 
     def compose(self) -> ComposeResult:
         """Build the pane's widgets."""
@@ -59,16 +59,63 @@ class ModelPane(Horizontal):
 
     def on_mount(self) -> None:
         """Draw the column header once, before any run."""
-        self._set_column_s(0.1)
+        self.query_one(WorkerLanes).model = self.model
+        self._draw_head()
 
-    def _set_column_s(self, column_s: float) -> None:
-        if column_s == self._column_s:
+    def _draw_head(self) -> None:
+        """The line(s) over the lanes: scale, frozen position, the actor lane's key."""
+        lanes = self.query_one(WorkerLanes)
+        static = self.query_one(".lanes-head", Static)
+        width = static.size.width or lanes.size.width or 80
+        head = lanes.head_text(width)
+        # The lanes' model, not the pane's: a serial baseline run in this pane has none.
+        actor = lanes.model in ("thread", "async", "process") and lanes.rows > 0
+        if actor:
+            head.append("\n" + describe_actor(lanes.model, width), "#8b949e")
+        key = (head.plain, actor)
+        if key == self._head_key:
             return
-        self._column_s = column_s
-        head = Text(no_wrap=True, overflow="ellipsis")
-        head.append("worker".ljust(LABEL_WIDTH) + "core".ljust(CORE_WIDTH + 1), "bold")
-        head.append(f"← older   1 cell = {column_s:g} s   newest →", "#8b949e")
-        self.query_one(".lanes-head", Static).update(head)
+        self._head_key = key
+        static.styles.height = 2 if actor else 1
+        static.update(head)
+
+    def on_resize(self) -> None:
+        """The head's wording follows the width."""
+        with contextlib.suppress(NoMatches):
+            self._draw_head()
+
+    @property
+    def lanes(self) -> WorkerLanes:
+        """The pane's lanes (time control acts on them)."""
+        return self.query_one(WorkerLanes)
+
+    def toggle_freeze(self) -> bool:
+        """Freeze the pane where it is while the run goes on, or go back to live.
+
+        Returns:
+            Whether the pane is now frozen.
+        """
+        lanes = self.lanes
+        lanes.set_frozen(not lanes.frozen)
+        self._draw_head()
+        return lanes.frozen
+
+    def scroll_time(self, direction: int) -> None:
+        """Scroll back (direction -1) or forward (+1) by a quarter of the lanes' width;
+        scrolling back from live freezes first."""
+        lanes = self.lanes
+        if not lanes.frozen:
+            if direction > 0:
+                return
+            lanes.set_frozen(True)
+        lanes.scroll_cells(-direction * max(1, lanes.timeline_width() // 4))
+        self._draw_head()
+
+    def change_scale(self, step: int) -> None:
+        """A coarser (+1) or finer (-1) time scale; the past is redrawn too."""
+        lanes = self.lanes
+        lanes.set_scale(lanes.scale_index + step)
+        self._draw_head()
 
     def set_config(self, config: RunConfig) -> None:
         """Show what Space would start: the card and the idle hint follow the config."""
@@ -123,6 +170,13 @@ class ModelPane(Horizontal):
         stalled_s: float | None,
     ) -> None:
         self.set_config(config)
+        lanes = self.query_one(WorkerLanes)
+        lanes.update_snapshot(snapshot)
+        if lanes.frozen:
+            # The whole pane holds still while the teacher talks; the run goes on and
+            # its history keeps filling.
+            return
+        self._draw_head()
         progress = self.query_one(".progress", LinesView)
         width = progress.scrollable_content_region.width or 80
         lines = progress_lines(snapshot, config, serial_wall_s, width, loop=loop)
@@ -133,8 +187,6 @@ class ModelPane(Horizontal):
                 style="bold #e3a008",
             )
         progress.set_lines(lines)
-        lanes = self.query_one(WorkerLanes)
-        lanes.update_workers(snapshot.worker_views if snapshot else ())
         view = self.query_one(".model-view", LinesView)
         view.set_lines(
             model_lines(self.model, snapshot, view.scrollable_content_region.width or 40)
@@ -142,12 +194,12 @@ class ModelPane(Horizontal):
         self.query_one(CoreBars).mark(
             worker_cores(snapshot.worker_views) if snapshot else frozenset()
         )
-        if snapshot is not None:
-            self._set_column_s(snapshot.column_s)
 
     def show_cores(self, history: Sequence[tuple[float, ...]]) -> None:
         """Draw new per-core samples (none before the bars are mounted, or after)."""
         # Samples come from a timer thread and can reach a pane whose children are
         # not mounted yet or any more; the next sample draws them.
+        if any(lanes.frozen for lanes in self.query(WorkerLanes)):
+            return
         for bars in self.query(CoreBars):
             bars.update_cores(history)
