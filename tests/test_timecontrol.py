@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from conc_tui.demo import FakeController
+from fakes import FakeController
 
 from conc_tui.app import ConcApp
 from conc_tui.telemetry.aggregator import Aggregator
