@@ -14,7 +14,7 @@ from textual.widgets import Static
 from conc_tui.config import RunConfig
 from conc_tui.registry import model_spec
 from conc_tui.telemetry.snapshot import Snapshot
-from conc_tui.widgets.card import card_text
+from conc_tui.widgets.card import card_text, look_for
 from conc_tui.widgets.cores import CoreBars
 from conc_tui.widgets.glyphs import legend
 from conc_tui.widgets.lanes import CORE_WIDTH, LABEL_WIDTH, WorkerLanes
@@ -68,6 +68,28 @@ class ModelPane(Horizontal):
         head.append(f"← older   1 cell = {column_s:g} s   newest →", "#8b949e")
         self.query_one(".lanes-head", Static).update(head)
 
+    def on_resize(self) -> None:
+        """The look-for line wraps differently at a new width: make room for it again."""
+        self._fit_card()
+
+    def _fit_card(self) -> None:
+        """Give the card at least the rows its look-for line needs (it comes first).
+
+        The card's CSS caps its height so the model's view keeps room; the cap must
+        never cut the look-for line, so it is raised to that line's wrapped height.
+        """
+        if self._config is None:
+            return
+        card = self.query_one(".card", Static)
+        width = card.content_region.width or card.container_size.width
+        if width <= 0:
+            return
+        config = self._config
+        line = Text("Look for: " + look_for(self.model, config.workload, config.options))
+        rows = len(line.wrap(self.app.console, width))
+        chrome = card.styles.gutter.height
+        card.styles.min_height = rows + chrome
+
     def set_config(self, config: RunConfig) -> None:
         """Show what Space would start: the card and the idle hint follow the config."""
         if config == self._config:
@@ -76,6 +98,7 @@ class ModelPane(Horizontal):
         self.query_one(".card", Static).update(
             card_text(self.model, config.workload, config.options)
         )
+        self._fit_card()
         spec = model_spec(self.model)
         unavailable = spec.available()
         self.query_one(WorkerLanes).set_placeholder(
