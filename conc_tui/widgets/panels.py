@@ -67,6 +67,53 @@ def run_title(model: str, workers: int, workload: str) -> str:
     return f"{model} × {workers} · {workload}"
 
 
+Part = tuple[str, str] | str
+"""Text, or (text, style)."""
+
+
+def fit(parts: list[Part | list[Part]], width: int) -> Text:
+    """Join parts in order, leaving out whole parts that no longer fit.
+
+    A part may be a list of alternatives, longest first: the first that fits is used.
+    The first part is always kept; a later one that would overflow the width is
+    dropped rather than cut, so no figure is ever shown half ("elapsed 2.").
+    """
+    text = Text(no_wrap=True)
+    for index, part in enumerate(parts):
+        for choice in part if isinstance(part, list) else [part]:
+            piece = Text(choice) if isinstance(choice, str) else Text(choice[0], style=choice[1])
+            if index == 0 or text.cell_len + piece.cell_len <= width:
+                text.append_text(piece)
+                break
+    return text
+
+
+def trim_words(line: str, width: int) -> str:
+    """Prose cut to the width at a word boundary, with an ellipsis when cut."""
+    if len(line) <= width:
+        return line
+    cut = line[: max(1, width - 1)]
+    head, space, _tail = cut.rpartition(" ")
+    return (head if space and head else cut).rstrip(" ,;:·") + "…"
+
+
+def average_throughput(snapshot: Snapshot) -> float:
+    """Items a second over the whole run: items done over the wall time.
+
+    A finished run's rate over its last second says how it ended, not how it went.
+    """
+    wall = snapshot.result.wall_s if snapshot.result is not None else snapshot.elapsed_s
+    return snapshot.items_done / wall if wall > 0 else 0.0
+
+
+def next_differs(snapshot: Snapshot, config: RunConfig) -> bool:
+    """Whether Space would start something else than the run on screen (after w, + or -)."""
+    if snapshot.phase.active:
+        return False
+    shown = (snapshot.model, snapshot.workers, snapshot.workload)
+    return shown != (config.model, config.workers, config.workload)
+
+
 def progress_lines(
     snapshot: Snapshot | None,
     config: RunConfig,
@@ -77,6 +124,9 @@ def progress_lines(
 ) -> list[Text]:
     """The progress block: phase, items and bar, result or message, failures.
 
+    Every line fits the width: parts that do not fit are left out whole, prose is
+    cut at a word.
+
     Args:
         snapshot: The latest snapshot of the pane's run, or None before any run.
         config: The pane's configuration (what Space would start).
@@ -84,32 +134,64 @@ def progress_lines(
         width: Cells available.
         loop: Whether loop mode is on; the first line says so.
     """
-    loop_mark = ("  ↻ loop", "bold #58a6ff") if loop else ""
+    loop_mark = ("  ↻ loop", "bold #58a6ff")
     if snapshot is None:
-        first = Text.assemble(
-            (f"{PHASE_MARKS[Phase.IDLE]} READY ", PHASE_STYLES[Phase.IDLE]),
-            f" {run_title(config.model, config.workers, config.workload)}",
-            (f" · {config.options.items_for(config.workload)} items", _DIM),
-            loop_mark,
+        first = fit(
+            [
+                (f"{PHASE_MARKS[Phase.IDLE]} READY ", PHASE_STYLES[Phase.IDLE]),
+                f" {run_title(config.model, config.workers, config.workload)}",
+                (f" · {config.options.items_for(config.workload)} items", _DIM),
+                *([loop_mark] if loop else []),
+            ],
+            width,
         )
-        hint = Text.assemble(
-            ("Press Space to start", "bold reverse"),
-            "  · b serial baseline · +/- workers · w workload · l loop",
+        hint = fit(
+            [
+                ("Press Space to start", "bold reverse"),
+                "  · b serial baseline",
+                " · +/- workers",
+                " · w workload",
+                " · l loop",
+            ],
+            width,
         )
         return [first, hint, Text(""), Text("")]
 
     phase = snapshot.phase
-    first = Text.assemble(
-        (f" {PHASE_MARKS[phase]} {phase.value.upper()} ", PHASE_STYLES[phase]),
-        f" {run_title(snapshot.model, snapshot.workers, snapshot.workload)}",
-        (f"  elapsed {fmt_seconds(snapshot.elapsed_s)}", _DIM),
-        (load_text(snapshot), _DIM),
-        loop_mark,
-    )
+    differs = next_differs(snapshot, config)
+    if differs:
+        # The header shows what Space starts now; the last run's figures stay below.
+        first = fit(
+            [
+                ("○ NEXT RUN ", PHASE_STYLES[Phase.IDLE]),
+                f" {run_title(config.model, config.workers, config.workload)}",
+                (f" · {config.options.items_for(config.workload)} items", _DIM),
+                ("  · Space starts it", _DIM),
+                *([loop_mark] if loop else []),
+            ],
+            width,
+        )
+    else:
+        first = fit(
+            [
+                (f" {PHASE_MARKS[phase]} {phase.value.upper()} ", PHASE_STYLES[phase]),
+                f" {run_title(snapshot.model, snapshot.workers, snapshot.workload)}",
+                [
+                    (f"  elapsed {fmt_seconds(snapshot.elapsed_s)}", _DIM),
+                    (f" · {fmt_seconds(snapshot.elapsed_s)}", _DIM),
+                ],
+                *([loop_mark] if loop else []),
+                (load_text(snapshot), _DIM),
+            ],
+            width,
+        )
     counts = f" {snapshot.items_done}"
     if snapshot.items_total is not None:
         counts += f"/{snapshot.items_total}"
-    counts += f" items · {snapshot.throughput:.1f}/s"
+    if phase.active:
+        counts += f" items · {snapshot.throughput:.1f}/s"
+    else:
+        counts += f" items · avg {average_throughput(snapshot):.1f}/s"
     if snapshot.items_failed:
         counts += f" · {snapshot.items_failed} failed"
     if snapshot.items_total:
@@ -120,7 +202,13 @@ def progress_lines(
         second = Text(counts.lstrip())
     if snapshot.items_failed:
         second.stylize("#ff7b72", len(second) - len(f"{snapshot.items_failed} failed"))
-    return [first, second, result_line(snapshot, serial_wall_s), failure_line(snapshot)]
+    result = result_line(snapshot, serial_wall_s, width)
+    if differs:
+        result = Text.assemble(
+            (f"last run {run_title(snapshot.model, snapshot.workers, snapshot.workload)}: ", _DIM),
+            result,
+        )
+    return [first, second, result, failure_line(snapshot)]
 
 
 def load_text(snapshot: Snapshot) -> str:
@@ -133,11 +221,11 @@ def load_text(snapshot: Snapshot) -> str:
     return text
 
 
-def result_line(snapshot: Snapshot, serial_wall_s: float | None) -> Text:
-    """The run's outcome once it ended; before that, the run's message."""
+def result_line(snapshot: Snapshot, serial_wall_s: float | None, width: int = 10_000) -> Text:
+    """The run's outcome once it ended; before that, the run's message (cut at a word)."""
     result = snapshot.result
     if result is None or snapshot.phase.active:
-        return Text(printable(snapshot.message), style=_DIM)
+        return Text(trim_words(printable(snapshot.message), width), style=_DIM)
     if snapshot.phase is Phase.FAILED:
         reason = result.reason or snapshot.message or "the run failed"
         reason = printable(reason)
