@@ -19,8 +19,12 @@ from conc_tui.widgets.cores import CoreBars
 from conc_tui.widgets.glyphs import legend
 from conc_tui.widgets.lanes import CORE_WIDTH, LABEL_WIDTH, WorkerLanes
 from conc_tui.widgets.lines import LinesView
-from conc_tui.widgets.panels import progress_lines, worker_cores
+from conc_tui.widgets.panels import progress_lines, summary_lines, worker_cores
 from conc_tui.widgets.presentation import model_lines, presentation
+
+WIDE_COLUMNS = 120
+"""From this width the card has room for more than its look-for line."""
+CARD_EXTRA_ROWS = 7
 
 
 class ModelPane(Horizontal):
@@ -36,11 +40,13 @@ class ModelPane(Horizontal):
         self.model = model
         self._config: RunConfig | None = None
         self._column_s: float | None = None
+        self._summary: list[str] = []
 
     def compose(self) -> ComposeResult:
         """Build the pane's widgets."""
         with Vertical(classes="main-col"):
             yield LinesView(classes="progress")
+            yield Static(classes="summary")
             yield Static(classes="lanes-head")
             yield WorkerLanes(classes="lanes")
             yield Static(legend(), classes="legend")
@@ -70,7 +76,8 @@ class ModelPane(Horizontal):
 
     def on_resize(self) -> None:
         """The look-for line wraps differently at a new width: make room for it again."""
-        self._fit_card()
+        # The card's own width is known once this layout is done.
+        self.call_after_refresh(self._fit_card)
 
     def _fit_card(self) -> None:
         """Give the card at least the rows its look-for line needs (it comes first).
@@ -87,8 +94,12 @@ class ModelPane(Horizontal):
         config = self._config
         line = Text("Look for: " + look_for(self.model, config.workload, config.options))
         rows = len(line.wrap(self.app.console, width))
-        chrome = card.styles.gutter.height
-        card.styles.min_height = rows + chrome
+        need = rows + card.styles.gutter.height
+        card.styles.min_height = need
+        # Below it, the analogy, pros and cons: a few rows where there is room, none at
+        # 80 columns (they scroll, and the help screen has them).
+        extra = 0 if self.app.size.width < WIDE_COLUMNS else CARD_EXTRA_ROWS
+        card.styles.max_height = need + extra
 
     def set_config(self, config: RunConfig) -> None:
         """Show what Space would start: the card and the idle hint follow the config."""
@@ -148,6 +159,7 @@ class ModelPane(Horizontal):
                 style="bold #e3a008",
             )
         progress.set_lines(lines)
+        self._show_summary(summary_lines(snapshot))
         lanes = self.query_one(WorkerLanes)
         lanes.update_workers(snapshot.worker_views if snapshot else ())
         view = self.query_one(".model-view", LinesView)
@@ -159,6 +171,18 @@ class ModelPane(Horizontal):
         )
         if snapshot is not None:
             self._set_column_s(snapshot.column_s)
+
+    def _show_summary(self, lines: list[str]) -> None:
+        summary = self.query_one(".summary", Static)
+        if lines == self._summary:
+            return
+        self._summary = lines
+        summary.set_class(bool(lines), "-shown")
+        text = Text()
+        if lines:
+            text.append("What just happened: ", "bold")
+            text.append(" ".join(lines))
+        summary.update(text)
 
     def show_cores(self, history: Sequence[tuple[float, ...]]) -> None:
         """Draw new per-core samples (none before the bars are mounted, or after)."""

@@ -11,7 +11,7 @@ from rich.text import Text
 from conc_tui.config import RunConfig
 from conc_tui.printable import printable
 from conc_tui.registry import gil_enabled, model_spec
-from conc_tui.telemetry.snapshot import Phase, Snapshot, WorkerView
+from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot, WorkerView
 
 PHASE_STYLES: dict[Phase, str] = {
     Phase.IDLE: "bold #8b949e",
@@ -472,3 +472,72 @@ def serial_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
 def worker_cores(views: tuple[WorkerView, ...]) -> frozenset[int]:
     """The cores this snapshot's workers last ran on."""
     return frozenset(v.core for v in views if v.core is not None)
+
+
+def _workers_phrase(result: RunResult) -> str:
+    spec = model_spec(result.model)
+    if spec.baseline:
+        return "The serial baseline"
+    noun = spec.worker_noun
+    if result.workers == 1 and noun.endswith("es"):
+        noun = noun[:-2]
+    elif result.workers == 1 and noun.endswith("s"):
+        noun = noun[:-1]
+    return f"{result.workers} {noun}"
+
+
+def summary_lines(snapshot: Snapshot | None) -> list[str]:
+    """What just happened, in two or three sentences, each built on a measured figure.
+
+    A sentence whose figure the run did not measure is left out, never guessed; an
+    active run, or one without a result, gets none.
+    """
+    if snapshot is None or snapshot.phase.active or snapshot.result is None:
+        return []
+    result = snapshot.result
+    if snapshot.phase is Phase.FAILED or result.wall_s <= 0 or not result.telemetry:
+        return []
+    who = _workers_phrase(result)
+    lines: list[str] = []
+    if result.lock_wait_s is not None and result.workers > 0:
+        share = result.lock_wait_s / (result.workers * result.wall_s)
+        line = f"{who} spent {share:.0%} of their time queueing for the log's lock"
+        if share >= 0.5:
+            line += "; the lock, not the disk, set the pace"
+        lines.append(line + ".")
+    gil_applies = result.model == "thread" or result.async_mode == TO_THREAD_MODE
+    if result.gil_wait_share is not None and gil_applies and gil_enabled():
+        line = f"Threads waited for the GIL {result.gil_wait_share:.0%} of their running time"
+        if result.gil_wait_share >= 0.5:
+            line += ": one ran Python at a time"
+        lines.append(line + ".")
+    if result.loop_lag_mean_ms is not None and result.loop_lag_max_ms is not None:
+        line = (
+            f"The event loop ran {fmt_lag(result.loop_lag_mean_ms)} late on average "
+            f"(worst {fmt_lag(result.loop_lag_max_ms)})"
+        )
+        if result.loop_lag_mean_ms >= BLOCKED_LAG_MS:
+            line += ": work that did not yield held it"
+        lines.append(line + ".")
+    if result.calls_on_hold_mean is not None:
+        lines.append(
+            f"{result.calls_on_hold_mean:.0f} calls were on hold at once on average, "
+            "all on one thread."
+        )
+    cores = result.machine_cores
+    line = f"{who} kept {result.mean_cores_busy:.1f} cores busy"
+    if cores:
+        line += f" of {cores}"
+    if (
+        result.model == "process"
+        and result.workers > 1
+        and result.mean_cores_busy >= 0.8 * min(result.workers, cores or result.workers)
+    ):
+        line += ": one core each"
+    lines.append(line + ".")
+    if result.cpu_wait_share is not None and result.cpu_wait_share >= 0.05:
+        line = f"Workers waited for a free core {result.cpu_wait_share:.0%} of their running time"
+        if cores and result.workers > cores:
+            line += f": {result.workers} workers, {cores} cores"
+        lines.append(line + ".")
+    return lines[:3]
