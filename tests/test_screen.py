@@ -209,3 +209,48 @@ async def test_summary_is_shown_when_a_run_ends() -> None:
         await pilot.pause()
         assert summary.display
         assert "58%" in screen_text(app, summary)
+
+
+# -- 2. the footer at 80x24, and every key in the palette -------------------------------
+
+
+def footer_text(app: ConcApp) -> str:
+    return app.screen._compositor.render_strips()[-1].text
+
+
+@sync
+async def test_narrow_footer_keeps_the_keys_that_matter_most() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = footer_text(app)
+        for shown in ("Tab Pane", "Space Start/stop", "w Workload", "c Race", "? Help", "q Quit"):
+            assert shown in footer, footer
+        assert "Serial baseline" not in footer and "Restart" not in footer
+        # The keys left out of the footer still work.
+        await pilot.press("plus")
+        assert app.panes["process"].config.workers > 1
+    app = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause()
+        footer = footer_text(app)
+        assert "b Serial baseline" in footer and "r Restart" in footer
+
+
+def test_every_key_is_in_the_palette() -> None:
+    from conc_tui.keys import KEYS, palette_entries
+
+    in_palette = {action for _title, _text, action in palette_entries()}
+    assert {key.action for key in KEYS} <= in_palette
+    assert "race" in in_palette
+
+
+@sync
+async def test_the_app_offers_every_key_as_a_palette_command() -> None:
+    from conc_tui.keys import palette_entries
+
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {title for title, _text, _action in palette_entries()} <= titles
