@@ -28,7 +28,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from conc_tui.config import MAX_WORKERS, WORKLOADS, RunConfig, WorkloadOptions
 from conc_tui.controller import RunController
-from conc_tui.keys import bindings, palette_entries
+from conc_tui.keys import Key, bindings, footer_bindings, footer_keys, palette_entries
 from conc_tui.knobs import carry_knobs, knob, untimed
 from conc_tui.lifecycle import exit_by, leave_now
 from conc_tui.printable import printable
@@ -437,6 +437,17 @@ class ConcApp(App[None]):
     def _check_size(self, width: int, height: int) -> None:
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         self.screen.set_class(small, "-too-small")
+        self._set_footer(footer_keys(width))
+
+    def _set_footer(self, shown: frozenset[Key]) -> None:
+        """Show in the footer the keys that fit its width (the rest: help and palette)."""
+        if shown == getattr(self, "_footer_keys", None):
+            return
+        self._footer_keys = shown
+        table = self._bindings.key_to_bindings
+        for name, keyed in table.items():
+            table[name] = footer_bindings(keyed, shown)
+        self.refresh_bindings()
 
     # -- actions ----------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ model with a pane gets its key, its palette command and its help line with no ed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual.binding import Binding, BindingType
 
@@ -37,6 +37,8 @@ class Key:
     """The command palette's title; None keeps it out of the palette."""
     command_help: str | None = None
     """The palette's line under the title, when ``help`` does not fit it."""
+    narrow: bool = False
+    """Kept in the footer when the terminal is too narrow for every key (80x24)."""
 
 
 def _pane_keys() -> tuple[Key, ...]:
@@ -66,11 +68,15 @@ KEYS: tuple[Key, ...] = (
     Key(
         "tab",
         "next_pane",
-        "Next pane",
+        "Pane",
         "next / previous pane",
         help_keys="Tab / Shift+Tab",
+        display="Tab",
         footer=False,
         priority=True,
+        command="Next pane",
+        command_help="Show the next pane",
+        narrow=True,
     ),
     Key(
         "shift+tab",
@@ -80,6 +86,8 @@ KEYS: tuple[Key, ...] = (
         help_keys="Tab / Shift+Tab",
         footer=False,
         priority=True,
+        command="Previous pane",
+        command_help="Show the previous pane",
     ),
     Key(
         "space",
@@ -89,6 +97,7 @@ KEYS: tuple[Key, ...] = (
         display="Space",
         priority=True,
         command="Start / stop",
+        narrow=True,
     ),
     Key("r", "restart", "Restart", "restart this pane's run", priority=True, command="Restart"),
     Key(
@@ -111,7 +120,7 @@ KEYS: tuple[Key, ...] = (
         command="Fewer workers",
         command_help="Remove workers",
     ),
-    Key("w", "cycle_workload", "Workload", _workload_line(), command="Next workload"),
+    Key("w", "cycle_workload", "Workload", _workload_line(), command="Next workload", narrow=True),
     Key(
         "b",
         "baseline",
@@ -132,6 +141,7 @@ KEYS: tuple[Key, ...] = (
         "Race",
         "race: every model on this workload against serial, with a verdict",
         command="Race",
+        narrow=True,
     ),
     Key(
         "p,f",
@@ -225,8 +235,18 @@ KEYS: tuple[Key, ...] = (
         display="?",
         command="Keys and legend",
         command_help="Open the help screen",
+        narrow=True,
     ),
-    Key("q", "quit", "Quit", "quit (stops every run first)", help_keys="q / Ctrl+C"),
+    Key(
+        "q",
+        "quit",
+        "Quit",
+        "quit (stops every run first)",
+        help_keys="q / Ctrl+C",
+        command="Quit",
+        command_help="Stop every run and quit",
+        narrow=True,
+    ),
     # Textual only hints at ctrl+q on Ctrl+C; here it quits, as users expect.
     Key("ctrl+c", "quit", "Quit", None, help_keys="q / Ctrl+C", footer=False, priority=True),
 )
@@ -248,6 +268,46 @@ def bindings() -> list[BindingType]:
         )
         for key in KEYS
     ]
+
+
+def _footer_cells(key: Key) -> int:
+    # Textual's footer draws " key label " with a cell between keys.
+    return len(key.display or key.keys.split(",")[0]) + len(key.label) + 3
+
+
+PALETTE_CELLS = 12
+"""The footer's own "^p palette" at its right end."""
+
+
+def footer_keys(width: int) -> frozenset[Key]:
+    """The keys the footer shows at this width.
+
+    Every footer key when they all fit; otherwise the keys marked ``narrow`` (the
+    pane switch, Space, w, c, ?, q), then the other footer keys in order while they
+    fit. The rest stay in the help screen and the palette.
+    """
+    full = [key for key in KEYS if key.footer]
+    if sum(map(_footer_cells, full)) + PALETTE_CELLS <= width:
+        return frozenset(full)
+    shown = [key for key in KEYS if key.narrow]
+    used = sum(map(_footer_cells, shown)) + PALETTE_CELLS
+    for key in full:
+        if key not in shown and used + _footer_cells(key) <= width:
+            shown.append(key)
+            used += _footer_cells(key)
+    return frozenset(shown)
+
+
+def footer_bindings(bindings: list[Binding], shown: frozenset[Key]) -> list[Binding]:
+    """The bindings with ``show`` set for the footer's keys; Textual's own keep theirs."""
+    by_key = {name: key for key in KEYS for name in key.keys.split(",")}
+    result = []
+    for binding in bindings:
+        key = by_key.get(binding.key)
+        if key is not None and key.action == binding.action:
+            binding = replace(binding, show=key in shown)
+        result.append(binding)
+    return result
 
 
 def help_rows() -> list[tuple[str, str]]:

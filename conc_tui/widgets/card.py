@@ -37,18 +37,22 @@ def look_for(model: str, workload: str, options: WorkloadOptions | None = None) 
 
 
 def card_text(model: str, workload: str, options: WorkloadOptions | None = None) -> Text:
-    """The whole card as styled text."""
+    """The whole card as styled text, "Look for" first.
+
+    The card scrolls when its panel is short (80x24): what comes first is what stays
+    on screen, so the line the lesson hangs on leads and the pros and cons give way.
+    """
     card = presentation(model).card
     text = Text()
-    text.append(card.analogy + "\n", style="italic")
-    for pro in card.pros:
-        text.append("+ ", style="bold green")
-        text.append(pro + "\n")
-    for con in card.cons:
-        text.append("− ", style="bold red")
-        text.append(con + "\n")
     text.append("Look for: ", style="bold yellow")
-    text.append(look_for(model, workload, options))
+    text.append(look_for(model, workload, options) + "\n", style="bold")
+    text.append(card.analogy, style="italic")
+    for pro in card.pros:
+        text.append("\n+ ", style="bold green")
+        text.append(pro)
+    for con in card.cons:
+        text.append("\n− ", style="bold red")
+        text.append(con)
     return text
 
 

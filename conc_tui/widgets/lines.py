@@ -29,6 +29,7 @@ class LinesView(ScrollView, can_focus=False):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._texts: list[Text] = []
+        self._rows: list[Text] = []
         self._plain: list[tuple[str, int]] = []
         self._strips: dict[int, Strip] = {}
 
@@ -37,23 +38,57 @@ class LinesView(ScrollView, can_focus=False):
         """The plain text of every line (for tests and debugging)."""
         return [text.plain for text in self._texts]
 
+    @property
+    def rows(self) -> list[str]:
+        """The plain text of every row drawn, after wrapping (for tests)."""
+        return [row.plain for row in self._rows]
+
+    def _wrap(self, texts: list[Text], width: int) -> list[Text]:
+        """Lines too long for the width wrap at a word boundary, indented by two.
+
+        Cutting a line at the edge cut figures mid-number ("53–56 MB ea"); a word
+        longer than the whole width is the only thing still folded.
+        """
+        if width <= 4:
+            return list(texts)
+        rows: list[Text] = []
+        for text in texts:
+            if text.cell_len <= width:
+                rows.append(text)
+                continue
+            first, *rest = text.wrap(self.app.console, width, overflow="fold")
+            first.rstrip()
+            rows.append(first)
+            if rest:
+                remainder = Text("").join(rest) if len(rest) == 1 else Text(" ").join(rest)
+                for row in remainder.wrap(self.app.console, width - 2, overflow="fold"):
+                    row.rstrip()
+                    rows.append(Text("  ") + row)
+        return rows
+
     def set_lines(self, texts: list[Text]) -> None:
-        """Show these lines, repainting only the ones that changed.
+        """Show these lines, repainting only the rows that changed.
 
         Args:
             texts: One Rich text per line; newlines inside are not allowed.
         """
+        self._texts = texts
+        self._relayout()
+
+    def _relayout(self) -> None:
+        width = self.scrollable_content_region.width
+        rows = self._wrap(self._texts, width)
         # Compare plain text plus the style spans' hash, which is cheap and exact enough:
-        # a line whose text and styling are unchanged needs no repaint.
-        plain = [(text.plain, hash(tuple(text.spans))) for text in texts]
+        # a row whose text and styling are unchanged needs no repaint.
+        plain = [(row.plain, hash(tuple(row.spans))) for row in rows]
         if plain == self._plain:
             return
         old = self._plain
-        self._texts = texts
+        self._rows = rows
         self._plain = plain
         if len(plain) != len(old):
             self._strips.clear()
-            self.virtual_size = Size(self.scrollable_content_region.width, len(plain))
+            self.virtual_size = Size(width, len(plain))
             self.refresh()
             return
         for y, (new, before) in enumerate(zip(plain, old, strict=True)):
@@ -62,22 +97,32 @@ class LinesView(ScrollView, can_focus=False):
                 self.refresh_line(y)
 
     def on_resize(self) -> None:
-        """Strips are cut to the width: drop them when it changes."""
+        """Rows are wrapped and cut to the width: build them again when it changes."""
         self._strips.clear()
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._texts))
+        self._plain = []
+        self._relayout()
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self._rows))
+        self.refresh()
 
     def render_line(self, y: int) -> Strip:
-        """Render one visible line (the line API entry point)."""
+        """Render one visible row (the line API entry point)."""
         row = y + self.scroll_offset.y
         width = self.scrollable_content_region.width
-        if row >= len(self._texts):
+        if row >= len(self._rows):
             return Strip.blank(width, self.rich_style)
         strip = self._strips.get(row)
         if strip is None:
-            text = self._texts[row].copy()
+            text = self._rows[row].copy()
             text.end = ""
             text.no_wrap = True
             segments = list(text.render(self.app.console))
-            strip = Strip(segments).crop_extend(0, width, None).apply_style(self.rich_style)
+            strip = Strip(segments).crop_extend(0, width, None)
             self._strips[row] = strip
-        return strip
+        # The widget's own style goes on after the cache, so a theme change (which
+        # clears the cache too) never leaves rows in the old theme's colours.
+        return strip.apply_style(self.rich_style)
+
+    def notify_style_update(self) -> None:
+        """The theme or CSS changed: every cached row was built in the old style."""
+        super().notify_style_update()
+        self._strips.clear()

@@ -15,13 +15,17 @@ from conc_tui.config import RunConfig
 from conc_tui.knobs import knob_text
 from conc_tui.registry import model_spec
 from conc_tui.telemetry.snapshot import Snapshot
-from conc_tui.widgets.card import card_text
+from conc_tui.widgets.card import card_text, look_for
 from conc_tui.widgets.cores import CoreBars
 from conc_tui.widgets.glyphs import legend
 from conc_tui.widgets.lanes import WorkerLanes, describe_actor
 from conc_tui.widgets.lines import LinesView
-from conc_tui.widgets.panels import progress_lines, worker_cores
+from conc_tui.widgets.panels import progress_lines, summary_lines, worker_cores
 from conc_tui.widgets.presentation import model_lines, presentation
+
+WIDE_COLUMNS = 120
+"""From this width the card has room for more than its look-for line."""
+CARD_EXTRA_ROWS = 7
 
 
 class ModelPane(Horizontal):
@@ -37,12 +41,14 @@ class ModelPane(Horizontal):
         self.model = model
         self._config: RunConfig | None = None
         self._head_key: tuple[str, bool] | None = None
+        self._summary: list[str] = []
 
     def compose(self) -> ComposeResult:
         """Build the pane's widgets."""
         with Vertical(classes="main-col"):
             yield LinesView(classes="progress")
             yield Static(classes="knobs")
+            yield Static(classes="summary")
             yield Static(classes="lanes-head")
             yield WorkerLanes(classes="lanes")
             yield Static(legend(), classes="legend")
@@ -79,10 +85,6 @@ class ModelPane(Horizontal):
         static.styles.height = 2 if actor else 1
         static.update(head)
 
-    def on_resize(self) -> None:
-        """The head's wording follows the width."""
-        with contextlib.suppress(NoMatches):
-            self._draw_head()
 
     @property
     def lanes(self) -> WorkerLanes:
@@ -117,6 +119,35 @@ class ModelPane(Horizontal):
         lanes.set_scale(lanes.scale_index + step)
         self._draw_head()
 
+    def on_resize(self) -> None:
+        """The head's wording and the look-for line's wrapping follow the width."""
+        with contextlib.suppress(NoMatches):
+            self._draw_head()
+        # The card's own width is known once this layout is done.
+        self.call_after_refresh(self._fit_card)
+
+    def _fit_card(self) -> None:
+        """Give the card at least the rows its look-for line needs (it comes first).
+
+        The card's CSS caps its height so the model's view keeps room; the cap must
+        never cut the look-for line, so it is raised to that line's wrapped height.
+        """
+        if self._config is None:
+            return
+        card = self.query_one(".card", Static)
+        width = card.content_region.width or card.container_size.width
+        if width <= 0:
+            return
+        config = self._config
+        line = Text("Look for: " + look_for(self.model, config.workload, config.options))
+        rows = len(line.wrap(self.app.console, width))
+        need = rows + card.styles.gutter.height
+        card.styles.min_height = need
+        # Below it, the analogy, pros and cons: a few rows where there is room, none at
+        # 80 columns (they scroll, and the help screen has them).
+        extra = 0 if self.app.size.width < WIDE_COLUMNS else CARD_EXTRA_ROWS
+        card.styles.max_height = need + extra
+
     def set_config(self, config: RunConfig) -> None:
         """Show what Space would start: the card and the idle hint follow the config."""
         if config == self._config:
@@ -126,6 +157,7 @@ class ModelPane(Horizontal):
         self.query_one(".card", Static).update(
             card_text(self.model, config.workload, config.options)
         )
+        self._fit_card()
         spec = model_spec(self.model)
         unavailable = spec.available()
         self.query_one(WorkerLanes).set_placeholder(
@@ -187,6 +219,7 @@ class ModelPane(Horizontal):
                 style="bold #e3a008",
             )
         progress.set_lines(lines)
+        self._show_summary(summary_lines(snapshot))
         view = self.query_one(".model-view", LinesView)
         view.set_lines(
             model_lines(self.model, snapshot, view.scrollable_content_region.width or 40)
@@ -194,6 +227,18 @@ class ModelPane(Horizontal):
         self.query_one(CoreBars).mark(
             worker_cores(snapshot.worker_views) if snapshot else frozenset()
         )
+
+    def _show_summary(self, lines: list[str]) -> None:
+        summary = self.query_one(".summary", Static)
+        if lines == self._summary:
+            return
+        self._summary = lines
+        summary.set_class(bool(lines), "-shown")
+        text = Text()
+        if lines:
+            text.append("What just happened: ", "bold")
+            text.append(" ".join(lines))
+        summary.update(text)
 
     def show_cores(self, history: Sequence[tuple[float, ...]]) -> None:
         """Draw new per-core samples (none before the bars are mounted, or after)."""

@@ -11,7 +11,7 @@ from rich.text import Text
 from conc_tui.config import RunConfig
 from conc_tui.printable import printable
 from conc_tui.registry import gil_enabled, model_spec
-from conc_tui.telemetry.snapshot import Phase, Snapshot, WorkerView
+from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot, WorkerView
 from conc_tui.telemetry.states import WorkerState
 
 PHASE_STYLES: dict[Phase, str] = {
@@ -68,6 +68,53 @@ def run_title(model: str, workers: int, workload: str) -> str:
     return f"{model} × {workers} · {workload}"
 
 
+Part = tuple[str, str] | str
+"""Text, or (text, style)."""
+
+
+def fit(parts: list[Part | list[Part]], width: int) -> Text:
+    """Join parts in order, leaving out whole parts that no longer fit.
+
+    A part may be a list of alternatives, longest first: the first that fits is used.
+    The first part is always kept; a later one that would overflow the width is
+    dropped rather than cut, so no figure is ever shown half ("elapsed 2.").
+    """
+    text = Text(no_wrap=True)
+    for index, part in enumerate(parts):
+        for choice in part if isinstance(part, list) else [part]:
+            piece = Text(choice) if isinstance(choice, str) else Text(choice[0], style=choice[1])
+            if index == 0 or text.cell_len + piece.cell_len <= width:
+                text.append_text(piece)
+                break
+    return text
+
+
+def trim_words(line: str, width: int) -> str:
+    """Prose cut to the width at a word boundary, with an ellipsis when cut."""
+    if len(line) <= width:
+        return line
+    cut = line[: max(1, width - 1)]
+    head, space, _tail = cut.rpartition(" ")
+    return (head if space and head else cut).rstrip(" ,;:·") + "…"
+
+
+def average_throughput(snapshot: Snapshot) -> float:
+    """Items a second over the whole run: items done over the wall time.
+
+    A finished run's rate over its last second says how it ended, not how it went.
+    """
+    wall = snapshot.result.wall_s if snapshot.result is not None else snapshot.elapsed_s
+    return snapshot.items_done / wall if wall > 0 else 0.0
+
+
+def next_differs(snapshot: Snapshot, config: RunConfig) -> bool:
+    """Whether Space would start something else than the run on screen (after w, + or -)."""
+    if snapshot.phase.active:
+        return False
+    shown = (snapshot.model, snapshot.workers, snapshot.workload)
+    return shown != (config.model, config.workers, config.workload)
+
+
 def progress_lines(
     snapshot: Snapshot | None,
     config: RunConfig,
@@ -78,6 +125,9 @@ def progress_lines(
 ) -> list[Text]:
     """The progress block: phase, items and bar, result or message, failures.
 
+    Every line fits the width: parts that do not fit are left out whole, prose is
+    cut at a word.
+
     Args:
         snapshot: The latest snapshot of the pane's run, or None before any run.
         config: The pane's configuration (what Space would start).
@@ -85,32 +135,64 @@ def progress_lines(
         width: Cells available.
         loop: Whether loop mode is on; the first line says so.
     """
-    loop_mark = ("  ↻ loop", "bold #58a6ff") if loop else ""
+    loop_mark = ("  ↻ loop", "bold #58a6ff")
     if snapshot is None:
-        first = Text.assemble(
-            (f"{PHASE_MARKS[Phase.IDLE]} READY ", PHASE_STYLES[Phase.IDLE]),
-            f" {run_title(config.model, config.workers, config.workload)}",
-            (f" · {config.options.items_for(config.workload)} items", _DIM),
-            loop_mark,
+        first = fit(
+            [
+                (f"{PHASE_MARKS[Phase.IDLE]} READY ", PHASE_STYLES[Phase.IDLE]),
+                f" {run_title(config.model, config.workers, config.workload)}",
+                (f" · {config.options.items_for(config.workload)} items", _DIM),
+                *([loop_mark] if loop else []),
+            ],
+            width,
         )
-        hint = Text.assemble(
-            ("Press Space to start", "bold reverse"),
-            "  · b serial baseline · +/- workers · w workload · l loop",
+        hint = fit(
+            [
+                ("Press Space to start", "bold reverse"),
+                "  · b serial baseline",
+                " · +/- workers",
+                " · w workload",
+                " · l loop",
+            ],
+            width,
         )
         return [first, hint, Text(""), Text("")]
 
     phase = snapshot.phase
-    first = Text.assemble(
-        (f" {PHASE_MARKS[phase]} {phase.value.upper()} ", PHASE_STYLES[phase]),
-        f" {run_title(snapshot.model, snapshot.workers, snapshot.workload)}",
-        (f"  elapsed {fmt_seconds(snapshot.elapsed_s)}", _DIM),
-        (load_text(snapshot), _DIM),
-        loop_mark,
-    )
+    differs = next_differs(snapshot, config)
+    if differs:
+        # The header shows what Space starts now; the last run's figures stay below.
+        first = fit(
+            [
+                ("○ NEXT RUN ", PHASE_STYLES[Phase.IDLE]),
+                f" {run_title(config.model, config.workers, config.workload)}",
+                (f" · {config.options.items_for(config.workload)} items", _DIM),
+                ("  · Space starts it", _DIM),
+                *([loop_mark] if loop else []),
+            ],
+            width,
+        )
+    else:
+        first = fit(
+            [
+                (f" {PHASE_MARKS[phase]} {phase.value.upper()} ", PHASE_STYLES[phase]),
+                f" {run_title(snapshot.model, snapshot.workers, snapshot.workload)}",
+                [
+                    (f"  elapsed {fmt_seconds(snapshot.elapsed_s)}", _DIM),
+                    (f" · {fmt_seconds(snapshot.elapsed_s)}", _DIM),
+                ],
+                *([loop_mark] if loop else []),
+                (load_text(snapshot), _DIM),
+            ],
+            width,
+        )
     counts = f" {snapshot.items_done}"
     if snapshot.items_total is not None:
         counts += f"/{snapshot.items_total}"
-    counts += f" items · {snapshot.throughput:.1f}/s"
+    if phase.active:
+        counts += f" items · {snapshot.throughput:.1f}/s"
+    else:
+        counts += f" items · avg {average_throughput(snapshot):.1f}/s"
     if snapshot.items_failed:
         counts += f" · {snapshot.items_failed} failed"
     if snapshot.items_total:
@@ -121,7 +203,13 @@ def progress_lines(
         second = Text(counts.lstrip())
     if snapshot.items_failed:
         second.stylize("#ff7b72", len(second) - len(f"{snapshot.items_failed} failed"))
-    return [first, second, result_line(snapshot, serial_wall_s), failure_line(snapshot)]
+    result = result_line(snapshot, serial_wall_s, width)
+    if differs:
+        result = Text.assemble(
+            (f"last run {run_title(snapshot.model, snapshot.workers, snapshot.workload)}: ", _DIM),
+            result,
+        )
+    return [first, second, result, failure_line(snapshot)]
 
 
 def load_text(snapshot: Snapshot) -> str:
@@ -134,11 +222,11 @@ def load_text(snapshot: Snapshot) -> str:
     return text
 
 
-def result_line(snapshot: Snapshot, serial_wall_s: float | None) -> Text:
-    """The run's outcome once it ended; before that, the run's message."""
+def result_line(snapshot: Snapshot, serial_wall_s: float | None, width: int = 10_000) -> Text:
+    """The run's outcome once it ended; before that, the run's message (cut at a word)."""
     result = snapshot.result
     if result is None or snapshot.phase.active:
-        return Text(printable(snapshot.message), style=_DIM)
+        return Text(trim_words(printable(snapshot.message), width), style=_DIM)
     if snapshot.phase is Phase.FAILED:
         reason = result.reason or snapshot.message or "the run failed"
         reason = printable(reason)
@@ -416,3 +504,72 @@ def interp_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
         lines.append(_kv("memory", f"{fmt_mb(runner[0])} in all"))
     lines.extend(gil_lines(snapshot, width))
     return lines
+
+
+def _workers_phrase(result: RunResult) -> str:
+    spec = model_spec(result.model)
+    if spec.baseline:
+        return "The serial baseline"
+    noun = spec.worker_noun
+    if result.workers == 1 and noun.endswith("es"):
+        noun = noun[:-2]
+    elif result.workers == 1 and noun.endswith("s"):
+        noun = noun[:-1]
+    return f"{result.workers} {noun}"
+
+
+def summary_lines(snapshot: Snapshot | None) -> list[str]:
+    """What just happened, in two or three sentences, each built on a measured figure.
+
+    A sentence whose figure the run did not measure is left out, never guessed; an
+    active run, or one without a result, gets none.
+    """
+    if snapshot is None or snapshot.phase.active or snapshot.result is None:
+        return []
+    result = snapshot.result
+    if snapshot.phase is Phase.FAILED or result.wall_s <= 0 or not result.telemetry:
+        return []
+    who = _workers_phrase(result)
+    lines: list[str] = []
+    if result.lock_wait_s is not None and result.workers > 0:
+        share = result.lock_wait_s / (result.workers * result.wall_s)
+        line = f"{who} spent {share:.0%} of their time queueing for the log's lock"
+        if share >= 0.5:
+            line += "; the lock, not the disk, set the pace"
+        lines.append(line + ".")
+    gil_applies = result.model == "thread" or result.async_mode == TO_THREAD_MODE
+    if result.gil_wait_share is not None and gil_applies and gil_enabled():
+        line = f"Threads waited for the GIL {result.gil_wait_share:.0%} of their running time"
+        if result.gil_wait_share >= 0.5:
+            line += ": one ran Python at a time"
+        lines.append(line + ".")
+    if result.loop_lag_mean_ms is not None and result.loop_lag_max_ms is not None:
+        line = (
+            f"The event loop ran {fmt_lag(result.loop_lag_mean_ms)} late on average "
+            f"(worst {fmt_lag(result.loop_lag_max_ms)})"
+        )
+        if result.loop_lag_mean_ms >= BLOCKED_LAG_MS:
+            line += ": work that did not yield held it"
+        lines.append(line + ".")
+    if result.calls_on_hold_mean is not None:
+        lines.append(
+            f"{result.calls_on_hold_mean:.0f} calls were on hold at once on average, "
+            "all on one thread."
+        )
+    cores = result.machine_cores
+    line = f"{who} kept {result.mean_cores_busy:.1f} cores busy"
+    if cores:
+        line += f" of {cores}"
+    if (
+        result.model == "process"
+        and result.workers > 1
+        and result.mean_cores_busy >= 0.8 * min(result.workers, cores or result.workers)
+    ):
+        line += ": one core each"
+    lines.append(line + ".")
+    if result.cpu_wait_share is not None and result.cpu_wait_share >= 0.05:
+        line = f"Workers waited for a free core {result.cpu_wait_share:.0%} of their running time"
+        if cores and result.workers > cores:
+            line += f": {result.workers} workers, {cores} cores"
+        lines.append(line + ".")
+    return lines[:3]
