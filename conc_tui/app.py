@@ -540,6 +540,12 @@ class ConcApp(App[None]):
         if not isinstance(self.screen, HazardScreen):
             self.push_screen(HazardScreen())
 
+    def action_toggle_projector(self) -> None:
+        """Projector colours on or off: each lane state on a solid background."""
+        # On the panes' screen, not whichever is on top (the palette, when run from it);
+        # the lanes and legend restyle through their TCSS component classes.
+        self.screen_stack[0].toggle_class("-projector")
+
     def action_help(self) -> None:
         """Open the help screen."""
         if not isinstance(self.screen, HelpScreen):

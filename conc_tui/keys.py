@@ -151,6 +151,16 @@ KEYS: tuple[Key, ...] = (
         command="Hazard lab",
     ),
     Key(
+        "f2",
+        "toggle_projector",
+        "Projector",
+        "projector colours: each state on a solid, high-contrast background",
+        display="F2",
+        footer=False,
+        command="Projector colours",
+        command_help="Projector colours on / off: solid, high-contrast lanes",
+    ),
+    Key(
         "question_mark",
         "help",
         "Help",

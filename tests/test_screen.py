@@ -254,3 +254,58 @@ async def test_the_app_offers_every_key_as_a_palette_command() -> None:
         await pilot.pause()
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {title for title, _text, _action in palette_entries()} <= titles
+
+
+# -- 6. colours that follow the theme, and the projector palette --------------------------
+
+
+def lane_cell_styles(app: ConcApp, model: str) -> list[Any]:
+    from conc_tui.widgets.lanes import WorkerLanes
+
+    lanes = app.query_one(f"#pane-{model} WorkerLanes", WorkerLanes)
+    return [seg.style for seg in lanes.render_line(0) if seg.style is not None and seg.text.strip()]
+
+
+def is_light(colour: Any) -> bool:
+    red, green, blue = colour.get_truecolor()
+    return (red + green + blue) / 3 > 160
+
+
+@sync
+async def test_light_theme_gives_the_cached_lanes_a_light_background() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("2")
+        app.show_snapshot("thread", make_snapshot("thread", "files", 8, 25))
+        await pilot.pause()
+        dark = lane_cell_styles(app, "thread")
+        assert dark and all(not is_light(s.bgcolor) for s in dark if s.bgcolor)
+        app.theme = "textual-light"
+        await pilot.pause()
+        light = lane_cell_styles(app, "thread")
+        backgrounds = [s.bgcolor for s in light if s.bgcolor is not None]
+        assert backgrounds and all(is_light(colour) for colour in backgrounds)
+        progress = app.query_one("#pane-thread .progress", LinesView)
+        strip = progress.render_line(0)
+        assert all(is_light(s.style.bgcolor) for s in strip if s.style and s.style.bgcolor)
+
+
+@sync
+async def test_projector_colours_give_each_state_a_solid_background() -> None:
+    from conc_tui.telemetry.states import WorkerState
+    from conc_tui.widgets.lanes import WorkerLanes
+
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("2")
+        app.show_snapshot("thread", make_snapshot("thread", "files", 8, 25))
+        await pilot.pause()
+        lanes = app.query_one("#pane-thread WorkerLanes", WorkerLanes)
+        plain = {lanes._styles(int(state)).bgcolor for state in WorkerState}
+        await pilot.press("f2")
+        await pilot.pause()
+        backgrounds = {lanes._styles(int(state)).bgcolor for state in WorkerState}
+        assert None not in backgrounds and len(backgrounds) == len(WorkerState)
+        assert plain != backgrounds
+        # The cached rows were redrawn with the new backgrounds.
+        assert any(s.bgcolor in backgrounds for s in lane_cell_styles(app, "thread"))

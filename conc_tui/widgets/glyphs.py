@@ -1,9 +1,17 @@
-"""How each worker state looks: a glyph AND a colour, so it reads without colour too."""
+"""How each worker state looks: a glyph AND a colour, so it reads without colour too.
+
+On screen the colours come from TCSS component classes (``state--running`` and the
+like, styled in ``app.tcss`` from the theme), so light and dark themes and the
+projector palette all work; :data:`STATE_COLOURS` is the fallback for text drawn
+outside a running app (tests, the help screen).
+"""
 
 from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
+from textual.widget import Widget
+from textual.widgets import Static
 
 from conc_tui.telemetry.states import STATE_LABELS, WorkerState
 
@@ -42,6 +50,21 @@ SHORT_LABELS: dict[WorkerState, str] = {
 }
 """Legend labels short enough to fit an 80-column line."""
 
+STATE_COMPONENTS: dict[WorkerState, str] = {
+    WorkerState.IDLE: "state--idle",
+    WorkerState.RUNNING: "state--running",
+    WorkerState.WAIT_LOCK: "state--lock",
+    WorkerState.WAIT_IO: "state--io",
+    WorkerState.WAIT_GIL: "state--gil",
+    WorkerState.WAIT_CPU: "state--cpu",
+    WorkerState.DONE: "state--done",
+    WorkerState.FAILED: "state--failed",
+}
+"""The TCSS component class of each state: ``WorkerLanes > .state--lock { ... }``."""
+DIM_COMPONENT = "state--dim"
+"""Labels and figures beside the lanes."""
+COMPONENT_CLASSES: set[str] = {*STATE_COMPONENTS.values(), DIM_COMPONENT}
+
 STATE_STYLES: dict[int, Style] = {
     int(state): Style(color=colour, bold=state is WorkerState.FAILED)
     for state, colour in STATE_COLOURS.items()
@@ -62,12 +85,69 @@ def style(state: int) -> Style:
     return STATE_STYLES.get(state, UNKNOWN_STYLE)
 
 
-def legend(short: bool = True) -> Text:
+class StateStyles:
+    """Each state's Rich style, read from a widget's component classes and cached.
+
+    Call :meth:`clear` from the widget's ``notify_style_update``: a theme change or
+    the projector palette changes every style.
+    """
+
+    def __init__(self, widget: Widget) -> None:
+        self._widget = widget
+        self._styles: dict[int, Style] = {}
+
+    def clear(self) -> None:
+        self._styles.clear()
+
+    def __call__(self, state: int) -> Style:
+        """The style of a state value; the fallback outside a running app."""
+        cached = self._styles.get(state)
+        if cached is not None:
+            return cached
+        try:
+            name = STATE_COMPONENTS[WorkerState(state)]
+        except ValueError:
+            return UNKNOWN_STYLE
+        try:
+            found = self._widget.get_component_rich_style(name, partial=True)
+        except Exception:  # noqa: BLE001 - not mounted (tests): the fixed colours
+            return style(state)
+        self._styles[state] = found
+        return found
+
+    def dim(self) -> Style:
+        try:
+            return self._widget.get_component_rich_style(DIM_COMPONENT, partial=True)
+        except Exception:  # noqa: BLE001 - not mounted (tests)
+            return Style(color=STATE_COLOURS[WorkerState.IDLE])
+
+
+def legend(short: bool = True, styles: StateStyles | None = None) -> Text:
     """The legend: every glyph in its colour with its label."""
     text = Text(no_wrap=False)
     for state in SHORT_LABELS:
         label = SHORT_LABELS[state] if short else STATE_LABELS[state]
-        text.append(STATE_GLYPHS[state] * 2, STATE_STYLES[int(state)])
+        look = styles(int(state)) if styles is not None else STATE_STYLES[int(state)]
+        text.append(STATE_GLYPHS[state] * 2, look)
         text.append(f" {label}  ")
     text.rstrip()
     return text
+
+
+class Legend(Static):
+    """The legend under the lanes, in the same theme colours as the lanes."""
+
+    COMPONENT_CLASSES = COMPONENT_CLASSES
+
+    def __init__(self, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self._styles = StateStyles(self)
+
+    def on_mount(self) -> None:
+        self.update(legend(styles=self._styles))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        if self.is_mounted:
+            self.update(legend(styles=self._styles))

@@ -16,7 +16,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from conc_tui.telemetry.snapshot import WorkerView
-from conc_tui.widgets.glyphs import glyph, style
+from conc_tui.widgets.glyphs import COMPONENT_CLASSES, StateStyles, glyph
 
 LABEL_WIDTH = 12
 """Room for "pid 4194304" (the largest Linux pid) and a space."""
@@ -24,7 +24,6 @@ CORE_WIDTH = 4
 COUNT_WIDTH = 5
 """Items done, at the right of a lane; dropped when the widget is narrow."""
 
-_DIM = Style(color="#8b949e")
 _FAINT = Style(dim=True)
 
 RowKey = tuple[str, int | None, int, bytes, int, int, int]
@@ -33,6 +32,8 @@ RowKey = tuple[str, int | None, int, bytes, int, int, int]
 
 class WorkerLanes(ScrollView, can_focus=False):
     """Draws one timeline row per worker of a snapshot."""
+
+    COMPONENT_CLASSES = COMPONENT_CLASSES
 
     DEFAULT_CSS = """
     WorkerLanes {
@@ -51,6 +52,13 @@ class WorkerLanes(ScrollView, can_focus=False):
         self._keys: list[RowKey] = []
         self._cache: dict[int, tuple[RowKey, Strip]] = {}
         self._placeholder = "Press Space to start"
+        self._styles = StateStyles(self)
+
+    def notify_style_update(self) -> None:
+        """A theme or palette change: every cached row was drawn in the old colours."""
+        super().notify_style_update()
+        self._styles.clear()
+        self._cache.clear()
 
     @property
     def rows(self) -> int:
@@ -127,11 +135,12 @@ class WorkerLanes(ScrollView, can_focus=False):
         key = self._keys[row] if row < len(self._keys) else None
         cached = self._cache.get(row)
         if cached is not None and cached[0] == key:
-            return cached[1]
-        strip = self.render_row(self._views[row], width).apply_style(base)
+            return cached[1].apply_style(base)
+        strip = self.render_row(self._views[row], width)
         if key is not None:
             self._cache[row] = (key, strip)
-        return strip
+        # The widget's background goes on after the cache, as Textual's Log does.
+        return strip.apply_style(base)
 
     def render_row(self, view: WorkerView, width: int) -> Strip:
         """Build the strip of one worker's row (label, core, timeline, items done).
@@ -146,9 +155,11 @@ class WorkerLanes(ScrollView, can_focus=False):
         cells = self.timeline_width(width)
         lane = view.lane[-cells:]
         label = view.label[: LABEL_WIDTH - 1].ljust(LABEL_WIDTH)
+        style = self._styles
+        dim = style.dim()
         segments = [Segment(label, style(view.state) + Style(bold=True))]
         core = "" if view.core is None else f"c{view.core}"
-        segments.append(Segment(core[: CORE_WIDTH - 1].ljust(CORE_WIDTH), _DIM))
+        segments.append(Segment(core[: CORE_WIDTH - 1].ljust(CORE_WIDTH), dim))
         pad = cells - len(lane)
         if pad > 0:
             # A young lane is right-aligned: the newest state is always at the right edge.
@@ -163,5 +174,5 @@ class WorkerLanes(ScrollView, can_focus=False):
             segments.append(Segment(glyph(state) * len(list(run)), style(state) + _FAINT))
         count_width = self._count_width(width)
         if count_width:
-            segments.append(Segment(f"{view.items_done:>{count_width}}", _DIM))
+            segments.append(Segment(f"{view.items_done:>{count_width}}", dim))
         return Strip(segments).crop_extend(0, width, None)

@@ -16,7 +16,7 @@ from conc_tui.registry import model_spec
 from conc_tui.telemetry.snapshot import Snapshot
 from conc_tui.widgets.card import card_text, look_for
 from conc_tui.widgets.cores import CoreBars
-from conc_tui.widgets.glyphs import legend
+from conc_tui.widgets.glyphs import Legend
 from conc_tui.widgets.lanes import CORE_WIDTH, LABEL_WIDTH, WorkerLanes
 from conc_tui.widgets.lines import LinesView
 from conc_tui.widgets.panels import progress_lines, summary_lines, worker_cores
@@ -49,7 +49,7 @@ class ModelPane(Horizontal):
             yield Static(classes="summary")
             yield Static(classes="lanes-head")
             yield WorkerLanes(classes="lanes")
-            yield Static(legend(), classes="legend")
+            yield Legend(classes="legend")
         with Vertical(classes="side-col"):
             cores = CoreBars(classes="cores")
             cores.border_title = "CPU cores"
