@@ -309,3 +309,37 @@ async def test_projector_colours_give_each_state_a_solid_background() -> None:
         assert plain != backgrounds
         # The cached rows were redrawn with the new backgrounds.
         assert any(s.bgcolor in backgrounds for s in lane_cell_styles(app, "thread"))
+
+
+# -- snapshots: the full "Look for" line at three sizes, and the light theme ----------------
+
+HISTORY = tuple(tuple(float((17 * core + 9 * t) % 101) for core in range(8)) for t in range(12))
+
+
+def feed_thread(theme: str | None = None, size: tuple[int, int] = (80, 24)) -> Any:
+    async def run_before(pilot: Any) -> None:
+        app: ConcApp = pilot.app
+        if theme is not None:
+            app.theme = theme
+        state = app.panes["thread"]
+        state.config = replace(state.config, workload="files", workers=8)
+        await pilot.press("2")
+        app.show_cores(HISTORY)
+        app.show_snapshot("thread", make_snapshot("thread", "files", 8, 40))
+        await pilot.pause()
+        card = app.query_one("#pane-thread .card", Static)
+        wanted = " ".join(f"Look for: {look_for('thread', 'files')}".split())
+        assert wanted in screen_text(app, card), size
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_look_for_whole(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=feed_thread(size=size))
+
+
+def test_snapshot_light_theme(snap_compare: Any) -> None:
+    assert snap_compare(
+        make_app(), terminal_size=(120, 36), run_before=feed_thread("textual-light")
+    )

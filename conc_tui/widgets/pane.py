@@ -27,6 +27,14 @@ WIDE_COLUMNS = 120
 CARD_EXTRA_ROWS = 7
 
 
+def _text_width(view: LinesView, default: int) -> int:
+    """Cells a line may use: a scrollbar that appears once lines overflow takes one."""
+    width = view.scrollable_content_region.width
+    if not width:
+        return default
+    return width if view.show_vertical_scrollbar else width - 1
+
+
 class ModelPane(Horizontal):
     """Everything one model shows. It only draws what the app hands it.
 
@@ -41,6 +49,9 @@ class ModelPane(Horizontal):
         self._config: RunConfig | None = None
         self._column_s: float | None = None
         self._summary: list[str] = []
+        self._last: tuple[Snapshot | None, RunConfig, float | None, bool, float | None] | None = (
+            None
+        )
 
     def compose(self) -> ComposeResult:
         """Build the pane's widgets."""
@@ -75,7 +86,12 @@ class ModelPane(Horizontal):
         self.query_one(".lanes-head", Static).update(head)
 
     def on_resize(self) -> None:
-        """The look-for line wraps differently at a new width: make room for it again."""
+        """Lines and the look-for line fit the old width: build them again for the new."""
+        if self._last is not None:
+            snapshot, config, serial_wall_s, loop, stalled_s = self._last
+            self.call_after_refresh(
+                self.show, snapshot, config, serial_wall_s, loop=loop, stalled_s=stalled_s
+            )
         # The card's own width is known once this layout is done.
         self.call_after_refresh(self._fit_card)
 
@@ -136,6 +152,7 @@ class ModelPane(Horizontal):
             loop: Whether loop mode is on (the run restarts whenever it finishes).
             stalled_s: How long a live run has sent nothing, once that is too long.
         """
+        self._last = (snapshot, config, serial_wall_s, loop, stalled_s)
         # Not composed yet, or being removed: the next snapshot draws it.
         with contextlib.suppress(NoMatches):
             self._draw(snapshot, config, serial_wall_s, loop, stalled_s)
@@ -150,7 +167,7 @@ class ModelPane(Horizontal):
     ) -> None:
         self.set_config(config)
         progress = self.query_one(".progress", LinesView)
-        width = progress.scrollable_content_region.width or 80
+        width = _text_width(progress, 80)
         lines = progress_lines(snapshot, config, serial_wall_s, width, loop=loop)
         if stalled_s is not None and len(lines) > 2:
             lines[2] = Text(
@@ -163,9 +180,7 @@ class ModelPane(Horizontal):
         lanes = self.query_one(WorkerLanes)
         lanes.update_workers(snapshot.worker_views if snapshot else ())
         view = self.query_one(".model-view", LinesView)
-        view.set_lines(
-            model_lines(self.model, snapshot, view.scrollable_content_region.width or 40)
-        )
+        view.set_lines(model_lines(self.model, snapshot, _text_width(view, 40)))
         self.query_one(CoreBars).mark(
             worker_cores(snapshot.worker_views) if snapshot else frozenset()
         )

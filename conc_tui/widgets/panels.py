@@ -368,7 +368,7 @@ def gil_lines(snapshot: Snapshot, width: int) -> list[Text]:
             _kv("GIL wait", Text("not applicable: threads run Python in parallel", _DIM)),
         ]
     lines = [Text("GIL wait share (of running time)", "bold")]
-    bar_width = max(4, min(20, width - 16))
+    bar_width = max(4, min(20, width - 17))  # name 10, bar ends 2, share 5
     pending = "measuring…" if snapshot.phase.active else "not measured"
     for view in snapshot.worker_views:
         line = Text(f"{view.label[:9]:<10}")
