@@ -87,13 +87,15 @@ class ModelPane(Horizontal):
 
     def on_resize(self) -> None:
         """Lines and the look-for line fit the old width: build them again for the new."""
-        if self._last is not None:
-            snapshot, config, serial_wall_s, loop, stalled_s = self._last
-            self.call_after_refresh(
-                self.show, snapshot, config, serial_wall_s, loop=loop, stalled_s=stalled_s
-            )
+        self.call_after_refresh(self._redraw)
         # The card's own width is known once this layout is done.
         self.call_after_refresh(self._fit_card)
+
+    def _redraw(self) -> None:
+        """Draw the latest data again (read now: a newer snapshot may have come since)."""
+        if self._last is not None:
+            snapshot, config, serial_wall_s, loop, stalled_s = self._last
+            self.show(snapshot, config, serial_wall_s, loop=loop, stalled_s=stalled_s)
 
     def _fit_card(self) -> None:
         """Give the card at least the rows its look-for line needs (it comes first).
@@ -103,7 +105,10 @@ class ModelPane(Horizontal):
         """
         if self._config is None:
             return
-        card = self.query_one(".card", Static)
+        try:
+            card = self.query_one(".card", Static)
+        except NoMatches:  # not composed yet, or being removed
+            return
         width = card.content_region.width or card.container_size.width
         if width <= 0:
             return
