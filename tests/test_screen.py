@@ -343,3 +343,16 @@ def test_snapshot_light_theme(snap_compare: Any) -> None:
     assert snap_compare(
         make_app(), terminal_size=(120, 36), run_before=feed_thread("textual-light")
     )
+
+
+@sync
+async def test_projector_flag_starts_the_app_in_projector_colours() -> None:
+    from conc_tui.cli import build_parser
+
+    assert build_parser().parse_args(["app", "--projector"]).projector
+    app = ConcApp(controller_factory=FakeController, core_sampler=FixedCores(), projector=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert app.screen.has_class("-projector")
+        await pilot.press("f2")
+        assert not app.screen.has_class("-projector")
