@@ -285,6 +285,14 @@ async def test_light_theme_gives_the_cached_lanes_a_light_background() -> None:
         light = lane_cell_styles(app, "thread")
         backgrounds = [s.bgcolor for s in light if s.bgcolor is not None]
         assert backgrounds and all(is_light(colour) for colour in backgrounds)
+        # The glyphs' inks changed with the theme too (cached rows were redrawn).
+        assert {s.color for s in light} != {s.color for s in dark}
+        # The cores' mark was white: invisible on a light background.
+        from conc_tui.widgets.cores import CoreBars
+
+        bars = app.query_one("#pane-thread CoreBars", CoreBars)
+        marks = [seg.style for seg in bars.render_line(0) if seg.text == "●" and seg.style]
+        assert marks and all(not is_light(style.color) for style in marks)
         progress = app.query_one("#pane-thread .progress", LinesView)
         strip = progress.render_line(0)
         assert all(is_light(s.style.bgcolor) for s in strip if s.style and s.style.bgcolor)

@@ -149,5 +149,10 @@ class Legend(Static):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
+        # After the whole style pass: the component styles are not updated yet here.
         if self.is_mounted:
-            self.update(legend(styles=self._styles))
+            self.call_after_refresh(self._restyle)
+
+    def _restyle(self) -> None:
+        self._styles.clear()
+        self.update(legend(styles=self._styles))
