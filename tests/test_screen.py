@@ -266,6 +266,16 @@ def lane_cell_styles(app: ConcApp, model: str) -> list[Any]:
     return [seg.style for seg in lanes.render_line(0) if seg.style is not None and seg.text.strip()]
 
 
+def panel_inks(app: ConcApp) -> set[Any]:
+    """The colours of the progress block's styled figures (the elapsed time, dimmed)."""
+    progress = app.query_one("#pane-thread .progress", LinesView)
+    return {
+        seg.style.color
+        for seg in progress.render_line(0)
+        if "elapsed" in seg.text and seg.style and seg.style.color
+    }
+
+
 def is_light(colour: Any) -> bool:
     red, green, blue = colour.get_truecolor()
     return (red + green + blue) / 3 > 160
@@ -279,6 +289,7 @@ async def test_light_theme_gives_the_cached_lanes_a_light_background() -> None:
         app.show_snapshot("thread", make_snapshot("thread", "files", 8, 25))
         await pilot.pause()
         dark = lane_cell_styles(app, "thread")
+        dark_inks = panel_inks(app)
         assert dark and all(not is_light(s.bgcolor) for s in dark if s.bgcolor)
         app.theme = "textual-light"
         await pilot.pause()
@@ -296,6 +307,8 @@ async def test_light_theme_gives_the_cached_lanes_a_light_background() -> None:
         progress = app.query_one("#pane-thread .progress", LinesView)
         strip = progress.render_line(0)
         assert all(is_light(s.style.bgcolor) for s in strip if s.style and s.style.bgcolor)
+        # The panels' inks come from the theme: they change with it.
+        assert dark_inks and panel_inks(app) and panel_inks(app) != dark_inks
 
 
 @sync

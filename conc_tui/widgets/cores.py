@@ -86,7 +86,7 @@ class CoreBars(Widget, can_focus=False):
         found = self._styles.get(name)
         if found is None:
             try:
-                found = self.get_component_rich_style(name, partial=True)
+                found = self.get_component_rich_style(name)
             except Exception:  # noqa: BLE001 - not mounted (tests)
                 return _FALLBACK[name]
             self._styles[name] = found

@@ -109,7 +109,7 @@ class StateStyles:
         except ValueError:
             return UNKNOWN_STYLE
         try:
-            found = self._widget.get_component_rich_style(name, partial=True)
+            found = self._widget.get_component_rich_style(name)
         except Exception:  # noqa: BLE001 - not mounted (tests): the fixed colours
             return style(state)
         self._styles[state] = found
@@ -117,7 +117,7 @@ class StateStyles:
 
     def dim(self) -> Style:
         try:
-            return self._widget.get_component_rich_style(DIM_COMPONENT, partial=True)
+            return self._widget.get_component_rich_style(DIM_COMPONENT)
         except Exception:  # noqa: BLE001 - not mounted (tests)
             return Style(color=STATE_COLOURS[WorkerState.IDLE])
 

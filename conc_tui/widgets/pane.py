@@ -19,7 +19,7 @@ from conc_tui.widgets.cores import CoreBars
 from conc_tui.widgets.glyphs import Legend
 from conc_tui.widgets.lanes import CORE_WIDTH, LABEL_WIDTH, WorkerLanes
 from conc_tui.widgets.lines import LinesView
-from conc_tui.widgets.panels import progress_lines, summary_lines, worker_cores
+from conc_tui.widgets.panels import WARN, progress_lines, summary_lines, worker_cores
 from conc_tui.widgets.presentation import model_lines, presentation
 
 WIDE_COLUMNS = 120
@@ -178,7 +178,7 @@ class ModelPane(Horizontal):
             lines[2] = Text(
                 f"⚠ not responding: no word from the run for {stalled_s:.0f} s "
                 "(stopped, or starved of CPU?)",
-                style="bold #e3a008",
+                style=WARN,
             )
         progress.set_lines(lines)
         self._show_summary(summary_lines(snapshot))
