@@ -314,18 +314,17 @@ async def test_light_theme_gives_the_cached_lanes_a_light_background() -> None:
 @sync
 async def test_projector_colours_give_each_state_a_solid_background() -> None:
     from conc_tui.telemetry.states import WorkerState
-    from conc_tui.widgets.lanes import WorkerLanes
+    from conc_tui.widgets.glyphs import style
 
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("2")
         app.show_snapshot("thread", make_snapshot("thread", "files", 8, 25))
         await pilot.pause()
-        lanes = app.query_one("#pane-thread WorkerLanes", WorkerLanes)
-        plain = {lanes._styles(int(state)).bgcolor for state in WorkerState}
+        plain = {style(int(state)).bgcolor for state in WorkerState}
         await pilot.press("f2")
         await pilot.pause()
-        backgrounds = {lanes._styles(int(state)).bgcolor for state in WorkerState}
+        backgrounds = {style(int(state)).bgcolor for state in WorkerState}
         assert None not in backgrounds and len(backgrounds) == len(WorkerState)
         assert plain != backgrounds
         # The cached rows were redrawn with the new backgrounds.

@@ -8,8 +8,12 @@ outside a running app (tests, the help screen).
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from rich.style import Style
 from rich.text import Text
+from textual._context import active_app
+from textual.app import App
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -61,9 +65,7 @@ STATE_COMPONENTS: dict[WorkerState, str] = {
     WorkerState.FAILED: "state--failed",
 }
 """The TCSS component class of each state: ``WorkerLanes > .state--lock { ... }``."""
-DIM_COMPONENT = "state--dim"
-"""Labels and figures beside the lanes."""
-COMPONENT_CLASSES: set[str] = {*STATE_COMPONENTS.values(), DIM_COMPONENT}
+COMPONENT_CLASSES: set[str] = set(STATE_COMPONENTS.values())
 
 STATE_STYLES: dict[int, Style] = {
     int(state): Style(color=colour, bold=state is WorkerState.FAILED)
@@ -80,55 +82,43 @@ def glyph(state: int) -> str:
         return "?"
 
 
+_THEMED: WeakKeyDictionary[App[object], dict[int, Style]] = WeakKeyDictionary()
+"""Each state's style as the theme draws it, per app, read by :func:`load_state_styles`."""
+
+
 def style(state: int) -> Style:
-    """The style of a state value."""
-    return STATE_STYLES.get(state, UNKNOWN_STYLE)
+    """The style of a state value: the running app's theme's, the fixed colours outside."""
+    try:
+        themed = _THEMED.get(active_app.get())
+    except LookupError:  # no app running (tests, text for the terminal)
+        themed = None
+    found = themed.get(state) if themed else None
+    return found or STATE_STYLES.get(state, UNKNOWN_STYLE)
 
 
-class StateStyles:
-    """Each state's Rich style, read from a widget's component classes and cached.
+def load_state_styles(widget: Widget) -> bool:
+    """Read every state's style from the widget's TCSS component classes.
 
-    Call :meth:`clear` from the widget's ``notify_style_update``: a theme change or
-    the projector palette changes every style.
+    Called after a style change (a theme, the projector palette); one table serves
+    every widget of the app, as every lane follows the same theme. Returns whether it
+    changed (another widget may have loaded the new table already).
     """
-
-    def __init__(self, widget: Widget) -> None:
-        self._widget = widget
-        self._styles: dict[int, Style] = {}
-
-    def clear(self) -> None:
-        self._styles.clear()
-
-    def __call__(self, state: int) -> Style:
-        """The style of a state value; the fallback outside a running app."""
-        cached = self._styles.get(state)
-        if cached is not None:
-            return cached
-        try:
-            name = STATE_COMPONENTS[WorkerState(state)]
-        except ValueError:
-            return UNKNOWN_STYLE
-        try:
-            found = self._widget.get_component_rich_style(name)
-        except Exception:  # noqa: BLE001 - not mounted (tests): the fixed colours
-            return style(state)
-        self._styles[state] = found
-        return found
-
-    def dim(self) -> Style:
-        try:
-            return self._widget.get_component_rich_style(DIM_COMPONENT)
-        except Exception:  # noqa: BLE001 - not mounted (tests)
-            return Style(color=STATE_COLOURS[WorkerState.IDLE])
+    themed = {
+        int(state): widget.get_component_rich_style(name)
+        for state, name in STATE_COMPONENTS.items()
+    }
+    if _THEMED.get(widget.app) == themed:
+        return False
+    _THEMED[widget.app] = themed
+    return True
 
 
-def legend(short: bool = True, styles: StateStyles | None = None) -> Text:
+def legend(short: bool = True) -> Text:
     """The legend: every glyph in its colour with its label."""
     text = Text(no_wrap=False)
     for state in SHORT_LABELS:
         label = SHORT_LABELS[state] if short else STATE_LABELS[state]
-        look = styles(int(state)) if styles is not None else STATE_STYLES[int(state)]
-        text.append(STATE_GLYPHS[state] * 2, look)
+        text.append(STATE_GLYPHS[state] * 2, style(int(state)))
         text.append(f" {label}  ")
     text.rstrip()
     return text
@@ -139,20 +129,15 @@ class Legend(Static):
 
     COMPONENT_CLASSES = COMPONENT_CLASSES
 
-    def __init__(self, *, classes: str | None = None) -> None:
-        super().__init__(classes=classes)
-        self._styles = StateStyles(self)
-
     def on_mount(self) -> None:
-        self.update(legend(styles=self._styles))
+        self._restyle()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._styles.clear()
         # After the whole style pass: the component styles are not updated yet here.
-        if self.is_mounted:
-            self.call_after_refresh(self._restyle)
+        self.call_after_refresh(self._restyle)
 
     def _restyle(self) -> None:
-        self._styles.clear()
-        self.update(legend(styles=self._styles))
+        if self.is_attached:
+            load_state_styles(self)
+            self.update(legend())

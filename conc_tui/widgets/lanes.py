@@ -16,7 +16,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from conc_tui.telemetry.snapshot import WorkerView
-from conc_tui.widgets.glyphs import COMPONENT_CLASSES, StateStyles, glyph
+from conc_tui.widgets.glyphs import COMPONENT_CLASSES, glyph, load_state_styles, style
 
 LABEL_WIDTH = 12
 """Room for "pid 4194304" (the largest Linux pid) and a space."""
@@ -24,6 +24,7 @@ CORE_WIDTH = 4
 COUNT_WIDTH = 5
 """Items done, at the right of a lane; dropped when the widget is narrow."""
 
+_DIM = Style(color="#8b949e")
 _FAINT = Style(dim=True)
 
 RowKey = tuple[str, int | None, int, bytes, int, int, int]
@@ -52,13 +53,18 @@ class WorkerLanes(ScrollView, can_focus=False):
         self._keys: list[RowKey] = []
         self._cache: dict[int, tuple[RowKey, Strip]] = {}
         self._placeholder = "Press Space to start"
-        self._styles = StateStyles(self)
 
     def notify_style_update(self) -> None:
-        """A theme or palette change: every cached row was drawn in the old colours."""
+        """A theme or palette change: the rows cached in the old colours are redrawn."""
         super().notify_style_update()
-        self._styles.clear()
-        self._cache.clear()
+        # After the whole style pass: the component styles are not updated yet here.
+        self.call_after_refresh(self._restyle)
+
+    def _restyle(self) -> None:
+        if self.is_attached:
+            load_state_styles(self)
+            self._cache.clear()
+            self.refresh()
 
     @property
     def rows(self) -> int:
@@ -155,11 +161,9 @@ class WorkerLanes(ScrollView, can_focus=False):
         cells = self.timeline_width(width)
         lane = view.lane[-cells:]
         label = view.label[: LABEL_WIDTH - 1].ljust(LABEL_WIDTH)
-        style = self._styles
-        dim = style.dim()
         segments = [Segment(label, style(view.state) + Style(bold=True))]
         core = "" if view.core is None else f"c{view.core}"
-        segments.append(Segment(core[: CORE_WIDTH - 1].ljust(CORE_WIDTH), dim))
+        segments.append(Segment(core[: CORE_WIDTH - 1].ljust(CORE_WIDTH), _DIM))
         pad = cells - len(lane)
         if pad > 0:
             # A young lane is right-aligned: the newest state is always at the right edge.
@@ -174,5 +178,5 @@ class WorkerLanes(ScrollView, can_focus=False):
             segments.append(Segment(glyph(state) * len(list(run)), style(state) + _FAINT))
         count_width = self._count_width(width)
         if count_width:
-            segments.append(Segment(f"{view.items_done:>{count_width}}", dim))
+            segments.append(Segment(f"{view.items_done:>{count_width}}", _DIM))
         return Strip(segments).crop_extend(0, width, None)
