@@ -186,6 +186,7 @@ class ConcApp(App[None]):
         core_sampler: Per-core CPU source; by default a
             :class:`~conc_tui.telemetry.cores.CoreSampler` created on the sampling thread.
         refresh_hz: Most redraws a second of the visible pane.
+        projector: Start with projector colours (F2 toggles them).
     """
 
     CSS_PATH = "app.tcss"
@@ -202,8 +203,10 @@ class ConcApp(App[None]):
         options: WorkloadOptions | None = None,
         core_sampler: CoreSource | None = None,
         refresh_hz: float = 10.0,
+        projector: bool = False,
     ) -> None:
         super().__init__()
+        self._projector = projector
         self._factory = controller_factory or _default_factory
         self._race_controller: RunController | None = None
         self.options = options or WorkloadOptions()
@@ -254,6 +257,7 @@ class ConcApp(App[None]):
                 None, state.config, self._serial_for(state.config), loop=state.loop
             )
         self._draw_tabs()
+        self.screen.set_class(self._projector, "-projector")
         self._check_size(self.size.width, self.size.height)
         self._sample_cores()
         self._install_signal_handlers()
@@ -628,6 +632,12 @@ class ConcApp(App[None]):
 
         if not isinstance(self.screen, HazardScreen):
             self.push_screen(HazardScreen())
+
+    def action_toggle_projector(self) -> None:
+        """Projector colours on or off: each lane state on a solid background."""
+        # On the panes' screen, not whichever is on top (the palette, when run from it);
+        # the lanes and legend restyle through their TCSS component classes.
+        self.screen_stack[0].toggle_class("-projector")
 
     def action_help(self) -> None:
         """Open the help screen."""

@@ -346,6 +346,11 @@ def build_parser() -> CliParser:
             "'run' and 'bench' do)"
         ),
     )
+    app.add_argument(
+        "--projector",
+        action="store_true",
+        help="projector colours: each lane state on a solid background (F2 in the app)",
+    )
 
     run = _subparser(
         sub,
@@ -664,7 +669,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
     _validated(RunConfig(BASELINE, WORKLOADS[0], 1, options))
     from conc_tui.app import ConcApp  # Textual is imported here and only here.
 
-    app = ConcApp(options=options)
+    app = ConcApp(options=options, projector=args.projector)
     app.run()
     # Every run is stopped and the terminal restored by now. What is left is the
     # interpreter tearing down thousands of UI objects, which measured 0.05-0.5 s on a

@@ -228,6 +228,16 @@ KEYS: tuple[Key, ...] = (
         command="Compare side by side",
     ),
     Key(
+        "f2",
+        "toggle_projector",
+        "Projector",
+        "projector colours: each state on a solid, high-contrast background",
+        display="F2",
+        footer=False,
+        command="Projector colours",
+        command_help="Projector colours on / off: solid, high-contrast lanes",
+    ),
+    Key(
         "question_mark",
         "help",
         "Help",

@@ -399,7 +399,7 @@ def test_app_is_the_default_and_gets_the_options(
     class FakeApp:
         return_code = 0
 
-        def __init__(self, options: WorkloadOptions) -> None:
+        def __init__(self, options: WorkloadOptions, projector: bool = False) -> None:
             made.append(options)
 
         def run(self) -> None:

@@ -40,7 +40,7 @@ def fake_execute(config: RunConfig, **_: Any) -> RunResult:
 class FakeApp:
     return_code = 0
 
-    def __init__(self, options: WorkloadOptions) -> None:
+    def __init__(self, options: WorkloadOptions, projector: bool = False) -> None:
         self.options = options
 
     def run(self) -> None:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conc_tui.demo import FakeController, make_snapshot
+from fakes import FakeController, make_snapshot
 from textual.widgets import Static
 
 from conc_tui.app import ConcApp
@@ -254,3 +254,125 @@ async def test_the_app_offers_every_key_as_a_palette_command() -> None:
         await pilot.pause()
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {title for title, _text, _action in palette_entries()} <= titles
+
+
+# -- 6. colours that follow the theme, and the projector palette --------------------------
+
+
+def lane_cell_styles(app: ConcApp, model: str) -> list[Any]:
+    from conc_tui.widgets.lanes import WorkerLanes
+
+    lanes = app.query_one(f"#pane-{model} WorkerLanes", WorkerLanes)
+    return [seg.style for seg in lanes.render_line(0) if seg.style is not None and seg.text.strip()]
+
+
+def panel_inks(app: ConcApp) -> set[Any]:
+    """The colours of the progress block's styled figures (the elapsed time, dimmed)."""
+    progress = app.query_one("#pane-thread .progress", LinesView)
+    return {
+        seg.style.color
+        for seg in progress.render_line(0)
+        if "elapsed" in seg.text and seg.style and seg.style.color
+    }
+
+
+def is_light(colour: Any) -> bool:
+    red, green, blue = colour.get_truecolor()
+    return (red + green + blue) / 3 > 160
+
+
+@sync
+async def test_light_theme_gives_the_cached_lanes_a_light_background() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("2")
+        app.show_snapshot("thread", make_snapshot("thread", "files", 8, 25))
+        await pilot.pause()
+        dark = lane_cell_styles(app, "thread")
+        dark_inks = panel_inks(app)
+        assert dark and all(not is_light(s.bgcolor) for s in dark if s.bgcolor)
+        app.theme = "textual-light"
+        await pilot.pause()
+        light = lane_cell_styles(app, "thread")
+        backgrounds = [s.bgcolor for s in light if s.bgcolor is not None]
+        assert backgrounds and all(is_light(colour) for colour in backgrounds)
+        # The glyphs' inks changed with the theme too (cached rows were redrawn).
+        assert {s.color for s in light} != {s.color for s in dark}
+        # The cores' mark was white: invisible on a light background.
+        from conc_tui.widgets.cores import CoreBars
+
+        bars = app.query_one("#pane-thread CoreBars", CoreBars)
+        marks = [seg.style for seg in bars.render_line(0) if seg.text == "●" and seg.style]
+        assert marks and all(not is_light(style.color) for style in marks)
+        progress = app.query_one("#pane-thread .progress", LinesView)
+        strip = progress.render_line(0)
+        assert all(is_light(s.style.bgcolor) for s in strip if s.style and s.style.bgcolor)
+        # The panels' inks come from the theme: they change with it.
+        assert dark_inks and panel_inks(app) and panel_inks(app) != dark_inks
+
+
+@sync
+async def test_projector_colours_give_each_state_a_solid_background() -> None:
+    from conc_tui.telemetry.states import WorkerState
+    from conc_tui.widgets.glyphs import style
+
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("2")
+        app.show_snapshot("thread", make_snapshot("thread", "files", 8, 25))
+        await pilot.pause()
+        plain = {style(int(state)).bgcolor for state in WorkerState}
+        await pilot.press("f2")
+        await pilot.pause()
+        backgrounds = {style(int(state)).bgcolor for state in WorkerState}
+        assert None not in backgrounds and len(backgrounds) == len(WorkerState)
+        assert plain != backgrounds
+        # The cached rows were redrawn with the new backgrounds.
+        assert any(s.bgcolor in backgrounds for s in lane_cell_styles(app, "thread"))
+
+
+# -- snapshots: the full "Look for" line at three sizes, and the light theme ----------------
+
+HISTORY = tuple(tuple(float((17 * core + 9 * t) % 101) for core in range(8)) for t in range(12))
+
+
+def feed_thread(theme: str | None = None, size: tuple[int, int] = (80, 24)) -> Any:
+    async def run_before(pilot: Any) -> None:
+        app: ConcApp = pilot.app
+        if theme is not None:
+            app.theme = theme
+        state = app.panes["thread"]
+        state.config = replace(state.config, workload="files", workers=8)
+        await pilot.press("2")
+        app.show_cores(HISTORY)
+        app.show_snapshot("thread", make_snapshot("thread", "files", 8, 40))
+        await pilot.pause()
+        card = app.query_one("#pane-thread .card", Static)
+        wanted = " ".join(f"Look for: {look_for('thread', 'files')}".split())
+        assert wanted in screen_text(app, card), size
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_look_for_whole(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=feed_thread(size=size))
+
+
+def test_snapshot_light_theme(snap_compare: Any) -> None:
+    assert snap_compare(
+        make_app(), terminal_size=(120, 36), run_before=feed_thread("textual-light")
+    )
+
+
+@sync
+async def test_projector_flag_starts_the_app_in_projector_colours() -> None:
+    from conc_tui.cli import build_parser
+
+    assert build_parser().parse_args(["app", "--projector"]).projector
+    app = ConcApp(controller_factory=FakeController, core_sampler=FixedCores(), projector=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert app.screen.has_class("-projector")
+        await pilot.press("f2")
+        assert not app.screen.has_class("-projector")

@@ -21,13 +21,28 @@ _DIM = Style(color="#8b949e")
 _MARK = Style(color="#ffffff", bold=True)
 
 
-def load_style(percent: float) -> Style:
-    """Green when calm, amber when busy, red when the core is saturated."""
+def load_level(percent: float) -> str:
+    """Calm, busy or hot: the component class a load is drawn in."""
     if percent >= 85:
-        return Style(color="#ff5f5f")
+        return "cores--hot"
     if percent >= 50:
-        return Style(color="#e3a008")
-    return Style(color="#3fb950")
+        return "cores--busy"
+    return "cores--calm"
+
+
+_FALLBACK: dict[str, Style] = {
+    "cores--hot": Style(color="#ff5f5f"),
+    "cores--busy": Style(color="#e3a008"),
+    "cores--calm": Style(color="#3fb950"),
+    "cores--mark": _MARK,
+    "cores--dim": _DIM,
+}
+"""Colours outside a running app (tests); on screen they come from ``app.tcss``."""
+
+
+def load_style(percent: float) -> Style:
+    """Green when calm, amber when busy, red when the core is saturated (fallback colours)."""
+    return _FALLBACK[load_level(percent)]
 
 
 def block(percent: float | None) -> str:
@@ -40,6 +55,8 @@ def block(percent: float | None) -> str:
 
 class CoreBars(Widget, can_focus=False):
     """Per-core load bars, live from the moment the app opens."""
+
+    COMPONENT_CLASSES = set(_FALLBACK)
 
     DEFAULT_CSS = """
     CoreBars {
@@ -62,6 +79,30 @@ class CoreBars(Widget, can_focus=False):
         self._marked: frozenset[int] = frozenset()
         self._lines: list[Strip] = []
         self._layout_key: tuple[int, int] = (0, 0)
+        self._styles: dict[str, Style] = {}
+
+    def _style(self, name: str) -> Style:
+        """A component class's style, from the theme; the fixed colours when unmounted."""
+        found = self._styles.get(name)
+        if found is None:
+            try:
+                found = self.get_component_rich_style(name)
+            except Exception:  # noqa: BLE001 - not mounted (tests)
+                return _FALLBACK[name]
+            self._styles[name] = found
+        return found
+
+    def notify_style_update(self) -> None:
+        """A theme or palette change: rebuild the rows in the new colours."""
+        super().notify_style_update()
+        self._styles.clear()
+        # After the whole style pass: the component styles are not updated yet here.
+        if self.is_mounted:
+            self.call_after_refresh(self._restyle)
+
+    def _restyle(self) -> None:
+        self._styles.clear()
+        self._rebuild()
 
     @property
     def cores(self) -> int:
@@ -105,14 +146,15 @@ class CoreBars(Widget, can_focus=False):
         values = [sample[core] for sample in self._history if core < len(sample)]
         # A core with no sample yet is drawn blank, never as an invented 0%.
         now = values[-1] if values else None
-        now_style = _DIM if now is None else load_style(now)
-        mark = Segment("●" if core in self._marked else " ", _MARK)
+        dim = self._style("cores--dim")
+        now_style = dim if now is None else self._style(load_level(now))
+        mark = Segment("●" if core in self._marked else " ", self._style("cores--mark"))
         if mode == 2:
             return [Segment(block(now), now_style + Style(underline=core in self._marked))]
         length = 8 if mode == 0 else 3
         recent = values[-length:]
         history = "".join(block(v) for v in recent).rjust(length)
-        cell = [Segment(f"{core:>{digits}}", _DIM), mark, Segment(history, now_style)]
+        cell = [Segment(f"{core:>{digits}}", dim), mark, Segment(history, now_style)]
         if mode == 0:
             cell.append(Segment("   … " if now is None else f"{now:>4.0f}% ", now_style))
         else:
@@ -124,7 +166,7 @@ class CoreBars(Widget, can_focus=False):
         cores = self.cores
         lines: list[Strip] = []
         if not cores or width <= 0:
-            lines = [Strip([Segment("measuring cores…", _DIM)])]
+            lines = [Strip([Segment("measuring cores…", self._style("cores--dim"))])]
         else:
             mode, per_row = self._cell_mode(cores, width)
             digits = len(str(cores - 1))

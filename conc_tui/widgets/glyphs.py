@@ -1,9 +1,21 @@
-"""How each worker state looks: a glyph AND a colour, so it reads without colour too."""
+"""How each worker state looks: a glyph AND a colour, so it reads without colour too.
+
+On screen the colours come from TCSS component classes (``state--running`` and the
+like, styled in ``app.tcss`` from the theme), so light and dark themes and the
+projector palette all work; :data:`STATE_COLOURS` is the fallback for text drawn
+outside a running app (tests, the help screen).
+"""
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from rich.style import Style
 from rich.text import Text
+from textual._context import active_app
+from textual.app import App
+from textual.widget import Widget
+from textual.widgets import Static
 
 from conc_tui.telemetry.states import STATE_LABELS, WorkerState
 
@@ -42,6 +54,19 @@ SHORT_LABELS: dict[WorkerState, str] = {
 }
 """Legend labels short enough to fit an 80-column line."""
 
+STATE_COMPONENTS: dict[WorkerState, str] = {
+    WorkerState.IDLE: "state--idle",
+    WorkerState.RUNNING: "state--running",
+    WorkerState.WAIT_LOCK: "state--lock",
+    WorkerState.WAIT_IO: "state--io",
+    WorkerState.WAIT_GIL: "state--gil",
+    WorkerState.WAIT_CPU: "state--cpu",
+    WorkerState.DONE: "state--done",
+    WorkerState.FAILED: "state--failed",
+}
+"""The TCSS component class of each state: ``WorkerLanes > .state--lock { ... }``."""
+COMPONENT_CLASSES: set[str] = set(STATE_COMPONENTS.values())
+
 STATE_STYLES: dict[int, Style] = {
     int(state): Style(color=colour, bold=state is WorkerState.FAILED)
     for state, colour in STATE_COLOURS.items()
@@ -57,9 +82,35 @@ def glyph(state: int) -> str:
         return "?"
 
 
+_THEMED: WeakKeyDictionary[App[object], dict[int, Style]] = WeakKeyDictionary()
+"""Each state's style as the theme draws it, per app, read by :func:`load_state_styles`."""
+
+
 def style(state: int) -> Style:
-    """The style of a state value."""
-    return STATE_STYLES.get(state, UNKNOWN_STYLE)
+    """The style of a state value: the running app's theme's, the fixed colours outside."""
+    try:
+        themed = _THEMED.get(active_app.get())
+    except LookupError:  # no app running (tests, text for the terminal)
+        themed = None
+    found = themed.get(state) if themed else None
+    return found or STATE_STYLES.get(state, UNKNOWN_STYLE)
+
+
+def load_state_styles(widget: Widget) -> bool:
+    """Read every state's style from the widget's TCSS component classes.
+
+    Called after a style change (a theme, the projector palette); one table serves
+    every widget of the app, as every lane follows the same theme. Returns whether it
+    changed (another widget may have loaded the new table already).
+    """
+    themed = {
+        int(state): widget.get_component_rich_style(name)
+        for state, name in STATE_COMPONENTS.items()
+    }
+    if _THEMED.get(widget.app) == themed:
+        return False
+    _THEMED[widget.app] = themed
+    return True
 
 
 def legend(short: bool = True) -> Text:
@@ -67,7 +118,26 @@ def legend(short: bool = True) -> Text:
     text = Text(no_wrap=False)
     for state in SHORT_LABELS:
         label = SHORT_LABELS[state] if short else STATE_LABELS[state]
-        text.append(STATE_GLYPHS[state] * 2, STATE_STYLES[int(state)])
+        text.append(STATE_GLYPHS[state] * 2, style(int(state)))
         text.append(f" {label}  ")
     text.rstrip()
     return text
+
+
+class Legend(Static):
+    """The legend under the lanes, in the same theme colours as the lanes."""
+
+    COMPONENT_CLASSES = COMPONENT_CLASSES
+
+    def on_mount(self) -> None:
+        self._restyle()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        # After the whole style pass: the component styles are not updated yet here.
+        self.call_after_refresh(self._restyle)
+
+    def _restyle(self) -> None:
+        if self.is_attached:
+            load_state_styles(self)
+            self.update(legend())

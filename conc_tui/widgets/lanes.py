@@ -27,7 +27,7 @@ from textual.strip import Strip
 
 from conc_tui.telemetry.snapshot import Phase, Snapshot, WorkerView
 from conc_tui.telemetry.states import WorkerState
-from conc_tui.widgets.glyphs import glyph, style
+from conc_tui.widgets.glyphs import COMPONENT_CLASSES, glyph, load_state_styles, style
 from conc_tui.widgets.history import NO_CORE, LaneRecord, RunHistory, bounds, coarse, edges
 
 LABEL_WIDTH = 12
@@ -201,6 +201,8 @@ def loop_cells(
 class WorkerLanes(ScrollView, can_focus=False):
     """Draws one timeline row (or a few) per worker, from the run's history."""
 
+    COMPONENT_CLASSES = COMPONENT_CLASSES
+
     DEFAULT_CSS = """
     WorkerLanes {
         height: 1fr;
@@ -235,6 +237,22 @@ class WorkerLanes(ScrollView, can_focus=False):
         self.back_cells = 0
         """Coarse cells scrolled back from the newest (or from the frozen moment)."""
         self.rows_per_lane = 1
+
+    def notify_style_update(self) -> None:
+        """A theme or palette change: the rows cached in the old colours are redrawn."""
+        super().notify_style_update()
+        # After the whole style pass: the component styles are not updated yet here.
+        self.call_after_refresh(self._restyle)
+
+    def _restyle(self) -> None:
+        if self.is_attached:
+            load_state_styles(self)
+            # Every cache that holds a style: rows, shifted segments, looks, bases.
+            self._cache.clear()
+            self._shifters.clear()
+            _look.cache_clear()
+            _with_base.cache_clear()
+            self.refresh()
 
     @property
     def rows(self) -> int:
@@ -536,6 +554,8 @@ class WorkerLanes(ScrollView, can_focus=False):
             strip = self.render_actor(width, sub).apply_style(base)
         if key is not None:
             self._cache[row] = (key, strip)
+        # The widget's background is in every segment already (applied as each segment
+        # is made, and the caches are cleared when it changes: see _restyle).
         return strip
 
     def render_actor(self, width: int, sub: int = 0) -> Strip:

@@ -7,14 +7,23 @@ one strip per line, replaces only the lines whose text changed and repaints only
 
 from __future__ import annotations
 
-from rich.text import Text
+from rich.style import Style
+from rich.text import Span, Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from conc_tui.widgets.panels import PANEL_STYLES
+
 
 class LinesView(ScrollView, can_focus=False):
-    """A scrollable stack of single-line texts, repainted line by line."""
+    """A scrollable stack of single-line texts, repainted line by line.
+
+    Text styled with a name from :data:`~conc_tui.widgets.panels.PANEL_STYLES` is drawn
+    in that component class's style, from the theme.
+    """
+
+    COMPONENT_CLASSES = set(PANEL_STYLES)
 
     DEFAULT_CSS = """
     LinesView {
@@ -32,6 +41,7 @@ class LinesView(ScrollView, can_focus=False):
         self._rows: list[Text] = []
         self._plain: list[tuple[str, int]] = []
         self._strips: dict[int, Strip] = {}
+        self._named: dict[str, Style] = {}
 
     @property
     def lines(self) -> list[str]:
@@ -112,7 +122,7 @@ class LinesView(ScrollView, can_focus=False):
             return Strip.blank(width, self.rich_style)
         strip = self._strips.get(row)
         if strip is None:
-            text = self._rows[row].copy()
+            text = self._themed(self._rows[row])
             text.end = ""
             text.no_wrap = True
             segments = list(text.render(self.app.console))
@@ -122,7 +132,29 @@ class LinesView(ScrollView, can_focus=False):
         # clears the cache too) never leaves rows in the old theme's colours.
         return strip.apply_style(self.rich_style)
 
+    def _style(self, style: str | Style) -> str | Style:
+        if not isinstance(style, str) or style not in PANEL_STYLES:
+            return style
+        found = self._named.get(style)
+        if found is None:
+            found = self.get_component_rich_style(style)
+            self._named[style] = found
+        return found
+
+    def _themed(self, row: Text) -> Text:
+        """A copy of the row with its named styles replaced by the theme's."""
+        text = row.copy()
+        spans = [Span(span.start, span.end, self._style(span.style)) for span in text.spans]
+        if text.style:
+            # Text.render ignores the whole-text style (only printing applies it): make
+            # it a span, or a dim line would be drawn plain.
+            spans.insert(0, Span(0, len(text), self._style(text.style)))
+            text.style = ""
+        text.spans = spans
+        return text
+
     def notify_style_update(self) -> None:
         """The theme or CSS changed: every cached row was built in the old style."""
         super().notify_style_update()
         self._strips.clear()
+        self._named.clear()

@@ -17,15 +17,23 @@ from conc_tui.registry import model_spec
 from conc_tui.telemetry.snapshot import Snapshot
 from conc_tui.widgets.card import card_text, look_for
 from conc_tui.widgets.cores import CoreBars
-from conc_tui.widgets.glyphs import legend
+from conc_tui.widgets.glyphs import Legend
 from conc_tui.widgets.lanes import WorkerLanes, describe_actor
 from conc_tui.widgets.lines import LinesView
-from conc_tui.widgets.panels import progress_lines, summary_lines, worker_cores
+from conc_tui.widgets.panels import WARN, progress_lines, summary_lines, worker_cores
 from conc_tui.widgets.presentation import model_lines, presentation
 
 WIDE_COLUMNS = 120
 """From this width the card has room for more than its look-for line."""
 CARD_EXTRA_ROWS = 7
+
+
+def _text_width(view: LinesView, default: int) -> int:
+    """Cells a line may use: a scrollbar that appears once lines overflow takes one."""
+    width = view.scrollable_content_region.width
+    if not width:
+        return default
+    return width if view.show_vertical_scrollbar else width - 1
 
 
 class ModelPane(Horizontal):
@@ -42,6 +50,9 @@ class ModelPane(Horizontal):
         self._config: RunConfig | None = None
         self._head_key: tuple[str, bool] | None = None
         self._summary: list[str] = []
+        self._last: tuple[Snapshot | None, RunConfig, float | None, bool, float | None] | None = (
+            None
+        )
 
     def compose(self) -> ComposeResult:
         """Build the pane's widgets."""
@@ -51,7 +62,7 @@ class ModelPane(Horizontal):
             yield Static(classes="summary")
             yield Static(classes="lanes-head")
             yield WorkerLanes(classes="lanes")
-            yield Static(legend(), classes="legend")
+            yield Legend(classes="legend")
         with Vertical(classes="side-col"):
             cores = CoreBars(classes="cores")
             cores.border_title = "CPU cores"
@@ -84,7 +95,6 @@ class ModelPane(Horizontal):
         self._head_key = key
         static.styles.height = 2 if actor else 1
         static.update(head)
-
 
     @property
     def lanes(self) -> WorkerLanes:
@@ -123,8 +133,15 @@ class ModelPane(Horizontal):
         """The head's wording and the look-for line's wrapping follow the width."""
         with contextlib.suppress(NoMatches):
             self._draw_head()
+        self.call_after_refresh(self._redraw)
         # The card's own width is known once this layout is done.
         self.call_after_refresh(self._fit_card)
+
+    def _redraw(self) -> None:
+        """Draw the latest data again (read now: a newer snapshot may have come since)."""
+        if self._last is not None:
+            snapshot, config, serial_wall_s, loop, stalled_s = self._last
+            self.show(snapshot, config, serial_wall_s, loop=loop, stalled_s=stalled_s)
 
     def _fit_card(self) -> None:
         """Give the card at least the rows its look-for line needs (it comes first).
@@ -134,7 +151,10 @@ class ModelPane(Horizontal):
         """
         if self._config is None:
             return
-        card = self.query_one(".card", Static)
+        try:
+            card = self.query_one(".card", Static)
+        except NoMatches:  # not composed yet, or being removed
+            return
         width = card.content_region.width or card.container_size.width
         if width <= 0:
             return
@@ -189,6 +209,7 @@ class ModelPane(Horizontal):
             loop: Whether loop mode is on (the run restarts whenever it finishes).
             stalled_s: How long a live run has sent nothing, once that is too long.
         """
+        self._last = (snapshot, config, serial_wall_s, loop, stalled_s)
         # Not composed yet, or being removed: the next snapshot draws it.
         with contextlib.suppress(NoMatches):
             self._draw(snapshot, config, serial_wall_s, loop, stalled_s)
@@ -210,20 +231,18 @@ class ModelPane(Horizontal):
             return
         self._draw_head()
         progress = self.query_one(".progress", LinesView)
-        width = progress.scrollable_content_region.width or 80
+        width = _text_width(progress, 80)
         lines = progress_lines(snapshot, config, serial_wall_s, width, loop=loop)
         if stalled_s is not None and len(lines) > 2:
             lines[2] = Text(
                 f"⚠ not responding: no word from the run for {stalled_s:.0f} s "
                 "(stopped, or starved of CPU?)",
-                style="bold #e3a008",
+                style=WARN,
             )
         progress.set_lines(lines)
         self._show_summary(summary_lines(snapshot))
         view = self.query_one(".model-view", LinesView)
-        view.set_lines(
-            model_lines(self.model, snapshot, view.scrollable_content_region.width or 40)
-        )
+        view.set_lines(model_lines(self.model, snapshot, _text_width(view, 40)))
         self.query_one(CoreBars).mark(
             worker_cores(snapshot.worker_views) if snapshot else frozenset()
         )

@@ -15,12 +15,12 @@ from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot, WorkerView
 from conc_tui.telemetry.states import WorkerState
 
 PHASE_STYLES: dict[Phase, str] = {
-    Phase.IDLE: "bold #8b949e",
-    Phase.PREPARING: "bold #e3a008",
-    Phase.RUNNING: "bold #3fb950",
-    Phase.FINISHED: "bold #58a6ff",
-    Phase.FAILED: "bold white on #b62324",
-    Phase.STOPPED: "bold black on #e3a008",
+    Phase.IDLE: "panel--phase-idle",
+    Phase.PREPARING: "panel--phase-preparing",
+    Phase.RUNNING: "panel--phase-running",
+    Phase.FINISHED: "panel--phase-finished",
+    Phase.FAILED: "panel--phase-failed",
+    Phase.STOPPED: "panel--phase-stopped",
 }
 PHASE_MARKS: dict[Phase, str] = {
     Phase.IDLE: "○",
@@ -30,10 +30,29 @@ PHASE_MARKS: dict[Phase, str] = {
     Phase.FAILED: "✗",
     Phase.STOPPED: "■",
 }
-_DIM = "#8b949e"
+_DIM = "panel--dim"
+GOOD = "panel--good"
+"""Bold green: a speedup worth having, the lock's holder."""
+OK = "panel--ok"
+"""Plain green: a calm figure, a bar's fill."""
+WARN = "panel--warn"
+BAD = "panel--bad"
+"""A failure and its reason."""
+ALARM = "panel--alarm"
+"""A blocked loop."""
+LOCK = "panel--lock"
+ACCENT = "panel--accent"
+GIL = "panel--gil"
+
+PANEL_STYLES: frozenset[str] = frozenset(
+    {*PHASE_STYLES.values(), _DIM, GOOD, OK, WARN, BAD, ALARM, LOCK, ACCENT, GIL}
+)
+"""Style names the panels' text uses. They are TCSS component classes of the view that
+draws them (``LinesView > .panel--dim`` in ``app.tcss``), so colours follow the theme;
+Rich alone draws them unstyled."""
 
 
-def bar(fraction: float, width: int, style: str = "#3fb950") -> Text:
+def bar(fraction: float, width: int, style: str = OK) -> Text:
     """A horizontal bar of ``width`` cells filled to ``fraction``, in eighths."""
     width = max(1, width)
     fraction = max(0.0, min(1.0, fraction))
@@ -135,7 +154,7 @@ def progress_lines(
         width: Cells available.
         loop: Whether loop mode is on; the first line says so.
     """
-    loop_mark = ("  ↻ loop", "bold #58a6ff")
+    loop_mark = ("  ↻ loop", ACCENT)
     if snapshot is None:
         first = fit(
             [
@@ -202,7 +221,7 @@ def progress_lines(
     else:
         second = Text(counts.lstrip())
     if snapshot.items_failed:
-        second.stylize("#ff7b72", len(second) - len(f"{snapshot.items_failed} failed"))
+        second.stylize(BAD, len(second) - len(f"{snapshot.items_failed} failed"))
     result = result_line(snapshot, serial_wall_s, width)
     if differs:
         result = Text.assemble(
@@ -230,14 +249,14 @@ def result_line(snapshot: Snapshot, serial_wall_s: float | None, width: int = 10
     if snapshot.phase is Phase.FAILED:
         reason = result.reason or snapshot.message or "the run failed"
         reason = printable(reason)
-        return Text(f"✗ failed after {fmt_seconds(result.wall_s)}: {reason}", "bold #ff7b72")
+        return Text(f"✗ failed after {fmt_seconds(result.wall_s)}: {reason}", BAD)
     verb = "finished" if snapshot.phase is Phase.FINISHED else "stopped"
     text = Text(f"{verb} in {fmt_seconds(result.wall_s)}", style="bold")
     if model_spec(result.model).baseline:
         text.append(" · serial baseline recorded for speedups", style=_DIM)
     elif serial_wall_s and result.wall_s > 0 and snapshot.phase is Phase.FINISHED:
         speedup = serial_wall_s / result.wall_s
-        style = "bold #3fb950" if speedup >= 1.2 else "bold #e3a008"
+        style = GOOD if speedup >= 1.2 else WARN
         text.append(f" · {speedup:.1f}× vs serial", style=style)
         text.append(f" ({fmt_seconds(serial_wall_s)})", style=_DIM)
     elif snapshot.phase is Phase.FINISHED:
@@ -251,7 +270,7 @@ def failure_line(snapshot: Snapshot) -> Text:
         return Text("")
     key, reason = snapshot.failures[0]
     more = len(snapshot.failures) - 1
-    text = Text(f"✗ {printable(key)}: {printable(reason)}", style="#ff7b72")
+    text = Text(f"✗ {printable(key)}: {printable(reason)}", style=BAD)
     if more:
         text.append(f" (+{more} more)", style=_DIM)
     return text
@@ -328,14 +347,14 @@ def thread_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
         title = "Shared log lock" if lock.locks == 1 else f"Log locks: {lock.locks}, one each"
         lines.append(Text(title, "bold"))
         holder = (
-            Text(f"▶ {labels.get(lock.holder, str(lock.holder))}", "bold #3fb950")
+            Text(f"▶ {labels.get(lock.holder, str(lock.holder))}", GOOD)
             if lock.holder is not None
             else Text("nobody (free)", _DIM)
         )
         lines.append(_kv("held by", holder))
         if lock.waiters:
             names = " ← ".join(labels.get(w, str(w)) for w in lock.waiters)
-            queue = Text(f"{len(lock.waiters)}: ", "bold #ff5fd7")
+            queue = Text(f"{len(lock.waiters)}: ", LOCK)
             queue.append(names)
             queue.truncate(max(1, width - 10), overflow="ellipsis")
         else:
@@ -369,7 +388,7 @@ def gil_lines(snapshot: Snapshot, width: int) -> list[Text]:
             _kv("GIL wait", Text("not applicable: threads run Python in parallel", _DIM)),
         ]
     lines = [Text("GIL wait share (of running time)", "bold")]
-    bar_width = max(4, min(20, width - 16))
+    bar_width = max(4, min(20, width - 17))  # name 10, bar ends 2, share 5
     pending = "measuring…" if snapshot.phase.active else "not measured"
     for view in snapshot.worker_views:
         line = Text(f"{view.label[:9]:<10}")
@@ -377,7 +396,7 @@ def gil_lines(snapshot: Snapshot, width: int) -> list[Text]:
         if share is None:
             line.append(pending, _DIM)
         else:
-            line.append_text(bar(share, bar_width, "#a8a8a8"))
+            line.append_text(bar(share, bar_width, GIL))
             line.append(f"{share:>5.0%}")
         lines.append(line)
     return lines
@@ -427,7 +446,7 @@ def async_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
         _kv("", bar(loop.in_flight / snapshot.workers if snapshot.workers else 0, bar_width))
     )
     lines.append(_kv("done/s", f"{loop.requests_per_s:.1f} requests a second"))
-    lag_style = "bold #ff5f5f" if loop.lag_ms >= BLOCKED_LAG_MS else "#3fb950"
+    lag_style = ALARM if loop.lag_ms >= BLOCKED_LAG_MS else OK
     # Two lines: on one, a narrow panel cut the worst lag mid-number.
     lines.append(_kv("loop lag", Text(fmt_lag(loop.lag_ms) + " now", lag_style)))
     lines.append(Text(f"  mean {fmt_lag(loop.lag_mean_ms)} · max {fmt_lag(loop.lag_max_ms)}", _DIM))
@@ -444,7 +463,7 @@ def async_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
             )
         )
     if loop.lag_ms >= BLOCKED_LAG_MS:
-        lines.append(Text(blocked_sentence(loop.blocking), "bold #ff5f5f"))
+        lines.append(Text(blocked_sentence(loop.blocking), ALARM))
     return lines
 
 
