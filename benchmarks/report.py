@@ -100,6 +100,11 @@ def _figure(value: float | None, fmt: str = "{:.2f}") -> str:
     return "—" if value is None else fmt.format(value)
 
 
+def _running_cells(row: dict[str, Any]) -> str:
+    cells = [s.get("running_cells") for s in row.get("samples", []) if s.get("running_cells")]
+    return f"{statistics.median(cells):.0f}" if cells else "—"
+
+
 def truth(data: dict[str, Any]) -> list[str]:
     """conc-tui's figures next to the outside instruments' (bench_truth)."""
     runs = data["runs"]
@@ -128,7 +133,8 @@ def truth(data: dict[str, Any]) -> list[str]:
         lines.append(
             f"| share of GIL cells in the lanes vs measured | thread × {row['workload']}, "
             f"{row['workers']} threads "
-            f"| {_figure(row.get('all_lanes_gil_cells_share'))} (all lanes) "
+            f"| {_figure(row.get('all_lanes_gil_cells_share'))} (all lanes, "
+            f"{_running_cells(row)} running cells) "
             f"| {_figure(row.get('all_lanes_measured_share'))} (the workers' totals) "
             f"| worst lane {_figure(row['max_abs_diff_points'], '{:.1f}')} points "
             f"| ≤ 2 points |"
@@ -138,7 +144,8 @@ def truth(data: dict[str, Any]) -> list[str]:
         lines.append(
             "| live loop lag during a block, over the time since the last tick "
             f"| async × cpu | | | lowest ratio {_figure(lag['min_ratio'])}; "
-            f"{_figure(lag['share_at_least_80pct'], '{:.0%}')} of snapshots ≥ 0.8 | ≥ 0.8 |"
+            f"{_figure(lag['share_at_least_80pct'], '{:.0%}')} of snapshots in stalls "
+            "of 0.3 s or more ≥ 0.8 | ≥ 0.8 |"
         )
     busy = data.get("busy")
     if busy:
