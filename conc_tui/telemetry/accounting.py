@@ -27,6 +27,10 @@ import psutil
 LIVE_WINDOW_S = 1.0
 """The live "other programs" figure is an average over about this long."""
 FULL_SCAN_S = 1.0
+EARLY_SCAN_S = 0.2
+"""In a run's first seconds, when its pool starts, new members are looked for sooner:
+the live cores-busy figure would otherwise miss the workers for up to a second."""
+EARLY_S = 2.0
 """How often the whole process table is scanned for new members of the tree.
 
 Finding a process's descendants means reading the parent of every process on the
@@ -219,7 +223,10 @@ class TreeCpuMeter:
         now = time.monotonic()
         if not scan and now < self._next_scan and self._members_known:
             return self._members_known
-        self._next_scan = now + self.scan_interval_s
+        interval = self.scan_interval_s
+        if self._opened_at is not None and now - self._opened_at < EARLY_S:
+            interval = min(interval, EARLY_SCAN_S)
+        self._next_scan = now + interval
         self._members_known = self._scan()
         return self._members_known
 
