@@ -347,6 +347,10 @@ def feed_thread(theme: str | None = None, size: tuple[int, int] = (80, 24)) -> A
         app.show_cores(HISTORY)
         app.show_snapshot("thread", make_snapshot("thread", "files", 8, 40))
         await pilot.pause()
+        # The card is sized after the layout that follows the snapshot (call_after_refresh):
+        # under load one pause was not always enough.
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
         card = app.query_one("#pane-thread .card", Static)
         wanted = " ".join(f"Look for: {look_for('thread', 'files')}".split())
         assert wanted in screen_text(app, card), size
