@@ -8,6 +8,7 @@ outside a running app (tests, the help screen).
 
 from __future__ import annotations
 
+import itertools
 from weakref import WeakKeyDictionary
 
 from rich.style import Style
@@ -82,16 +83,29 @@ def glyph(state: int) -> str:
         return "?"
 
 
-_THEMED: WeakKeyDictionary[App[object], dict[int, Style]] = WeakKeyDictionary()
-"""Each state's style as the theme draws it, per app, read by :func:`load_state_styles`."""
+_THEMED: WeakKeyDictionary[App[object], tuple[int, dict[int, Style]]] = WeakKeyDictionary()
+"""Each state's style as the theme draws it, per app, read by :func:`load_state_styles`,
+with the table's generation (a number no other table had)."""
+_GENERATIONS = itertools.count(1)
+
+
+def _themed_now() -> tuple[int, dict[int, Style] | None]:
+    try:
+        entry = _THEMED.get(active_app.get())
+    except LookupError:  # no app running (tests, text for the terminal)
+        entry = None
+    return entry if entry is not None else (0, None)
+
+
+def style_generation() -> int:
+    """Which table :func:`style` reads now (0: the fixed colours): a key for caches of
+    styles, so that a cache filled under one theme or app is never read under another."""
+    return _themed_now()[0]
 
 
 def style(state: int) -> Style:
     """The style of a state value: the running app's theme's, the fixed colours outside."""
-    try:
-        themed = _THEMED.get(active_app.get())
-    except LookupError:  # no app running (tests, text for the terminal)
-        themed = None
+    themed = _themed_now()[1]
     found = themed.get(state) if themed else None
     return found or STATE_STYLES.get(state, UNKNOWN_STYLE)
 
@@ -107,9 +121,10 @@ def load_state_styles(widget: Widget) -> bool:
         int(state): widget.get_component_rich_style(name)
         for state, name in STATE_COMPONENTS.items()
     }
-    if _THEMED.get(widget.app) == themed:
+    current = _THEMED.get(widget.app)
+    if current is not None and current[1] == themed:
         return False
-    _THEMED[widget.app] = themed
+    _THEMED[widget.app] = (next(_GENERATIONS), themed)
     return True
 
 

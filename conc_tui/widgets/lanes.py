@@ -27,7 +27,13 @@ from textual.strip import Strip
 
 from conc_tui.telemetry.snapshot import Phase, Snapshot, WorkerView
 from conc_tui.telemetry.states import WorkerState
-from conc_tui.widgets.glyphs import COMPONENT_CLASSES, glyph, load_state_styles, style
+from conc_tui.widgets.glyphs import (
+    COMPONENT_CLASSES,
+    glyph,
+    load_state_styles,
+    style,
+    style_generation,
+)
 from conc_tui.widgets.history import NO_CORE, LaneRecord, RunHistory, bounds, coarse, edges
 
 LABEL_WIDTH = 12
@@ -250,7 +256,7 @@ class WorkerLanes(ScrollView, can_focus=False):
             # Every cache that holds a style: rows, shifted segments, looks, bases.
             self._cache.clear()
             self._shifters.clear()
-            _look.cache_clear()
+            _look_in.cache_clear()
             _with_base.cache_clear()
             self.refresh()
 
@@ -643,9 +649,15 @@ _CORE_KEY = 100
 _RUNS = re.compile(rb"(.)\1*", re.S)
 
 
-@lru_cache(maxsize=1024)
 def _look(key: int, faint: bool) -> tuple[str, Style]:
     """The glyph and style of one run key (a state, or a running cell's core)."""
+    return _look_in(key, faint, style_generation())
+
+
+@lru_cache(maxsize=1024)
+def _look_in(key: int, faint: bool, generation: int) -> tuple[str, Style]:
+    # ``generation`` names the style table (the app's theme): a look cached under one
+    # theme, or in another app, is never served under this one.
     if key >= _CORE_KEY:
         text, look = _SYMBOLS[(key - _CORE_KEY) % len(_SYMBOLS)], style(_RUNNING) + _CORE_MARK
     else:
