@@ -285,7 +285,7 @@ _WORKLOAD_LIST: tuple[WorkloadSpec, ...] = (
     WorkloadSpec(
         name="web",
         summary="crawl a web site over HTTP (a local one by default)",
-        built_on="aiohttp and urllib",
+        built_on="aiohttp under asyncio, http.client elsewhere",
         module="conc_tui.workloads.web",
         class_name="WebWorkload",
         items=200,

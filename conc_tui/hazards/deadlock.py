@@ -243,6 +243,26 @@ def _describe(orders: Sequence[Sequence[int]]) -> tuple[str, ...]:
     )
 
 
+def _start_and_watch(
+    workers: Sequence[Any],
+    holds: Sequence[int],
+    waits: Sequence[int],
+    done: Sequence[int],
+    cancel: Any,
+    began: float,
+) -> tuple[tuple[WaitEdge, ...], float | None, bool]:
+    """Start the two workers (threads or processes alike), watch them until they finish
+    or deadlock, and ask them to cancel when they must."""
+    for worker in workers:
+        worker.start()
+    cycle, detected, must_cancel = _watch(
+        lambda: any(w.is_alive() for w in workers), holds, waits, done, began
+    )
+    if must_cancel:
+        cancel.set()
+    return cycle, detected, must_cancel
+
+
 def run_threads(*, opposite: bool, rounds: int) -> DeadlockRun:
     """Two threads, two ``threading.Lock``s; opposite order when ``opposite``."""
     locks = [threading.Lock() for _ in LOCK_NAMES]
@@ -259,13 +279,7 @@ def run_threads(*, opposite: bool, rounds: int) -> DeadlockRun:
         for w in range(2)
     ]
     began = time.perf_counter()
-    for worker in workers:
-        worker.start()
-    cycle, detected, must_cancel = _watch(
-        lambda: any(w.is_alive() for w in workers), holds, waits, done, began
-    )
-    if must_cancel:
-        cancel.set()
+    cycle, detected, must_cancel = _start_and_watch(workers, holds, waits, done, cancel, began)
     for worker in workers:
         worker.join(timeout=5)
     return DeadlockRun(
@@ -301,13 +315,7 @@ def run_processes(*, opposite: bool, rounds: int) -> DeadlockRun:
         for w in range(2)
     ]
     began = time.perf_counter()
-    for worker in workers:
-        worker.start()
-    cycle, detected, must_cancel = _watch(
-        lambda: any(w.is_alive() for w in workers), holds, waits, done, began
-    )
-    if must_cancel:
-        cancel.set()
+    cycle, detected, must_cancel = _start_and_watch(workers, holds, waits, done, cancel, began)
     killed = 0
     for worker in workers:
         worker.join(timeout=5)
