@@ -13,7 +13,6 @@ import threading
 
 from conc_tui.messages import AsyncMode, WorkThread
 from conc_tui.models.base import (
-    Frontier,
     Outcome,
     RunContext,
     run_item,
@@ -42,7 +41,7 @@ def run(ctx: RunContext) -> Outcome:
 async def _main(ctx: RunContext, mode: str) -> list[ItemResult]:
     workload = ctx.workload
     link = ctx.link
-    frontier = Frontier(workload, ctx.duration_s)
+    frontier = ctx.frontier()
     changed = asyncio.Condition()
     seen_threads: set[int] = set()
 

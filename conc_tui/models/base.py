@@ -43,6 +43,11 @@ class RunContext:
             return NULL_RECORDER
         return self.link.local_recorder(label, os_thread=os_thread)
 
+    def frontier(self) -> Frontier:
+        """The items to hand out, with this run's deadline. Every model takes its items
+        from here, so none can forget a timed run's end (the interpreters model once did)."""
+        return Frontier(self.workload, self.duration_s)
+
     def pool_starting(self) -> None:
         """Note the moment the pool is created: workers' start-up is measured from it."""
         if self.link is not None:

@@ -44,7 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
-from conc_tui.models.base import Frontier, Outcome, RunContext, StopFlag, drive_pool, run_item
+from conc_tui.models.base import Outcome, RunContext, StopFlag, drive_pool, run_item
 from conc_tui.telemetry import lock as lock_module
 from conc_tui.telemetry.link import EVENTS_FRAME
 from conc_tui.telemetry.recorder import (
@@ -343,7 +343,7 @@ def run(ctx: RunContext) -> Outcome:
             raise WorkerSetupFailed(setup_errors[0] if setup_errors else "no interpreter")
         return worker.run(item)
 
-    frontier = Frontier(workload, ctx.duration_s)
+    frontier = ctx.frontier()
     ctx.pool_starting()
     pool = ThreadPoolExecutor(
         max_workers=ctx.workers,

@@ -17,7 +17,7 @@ from multiprocessing.context import BaseContext
 from typing import Any
 
 from conc_tui.lifecycle import exit_with
-from conc_tui.models.base import Frontier, Outcome, RunContext, drive_pool, run_item
+from conc_tui.models.base import Outcome, RunContext, drive_pool, run_item
 from conc_tui.telemetry.link import TelemetryLink
 from conc_tui.telemetry.recorder import (
     NULL_RECORDER,
@@ -104,7 +104,7 @@ def run(ctx: RunContext) -> Outcome:
     link = ctx.link
     channel = link.connection if link is not None else None
     counter = link.counter if link is not None else None
-    frontier = Frontier(workload, ctx.duration_s)
+    frontier = ctx.frontier()
     ctx.pool_starting()
     pool = ProcessPoolExecutor(
         max_workers=ctx.workers,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conc_tui.models.base import Frontier, Outcome, RunContext, run_item
+from conc_tui.models.base import Outcome, RunContext, run_item
 from conc_tui.telemetry.recorder import set_current_recorder
 
 
@@ -13,7 +13,7 @@ def run(ctx: RunContext) -> Outcome:
     set_current_recorder(recorder)
     workload.attach()
     try:
-        frontier = Frontier(workload, ctx.duration_s)
+        frontier = ctx.frontier()
         while not ctx.stop.is_set():
             item = frontier.take()
             if item is None:

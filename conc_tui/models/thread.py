@@ -6,7 +6,7 @@ import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from conc_tui.models.base import Frontier, Outcome, RunContext, drive_pool, run_item
+from conc_tui.models.base import Outcome, RunContext, drive_pool, run_item
 from conc_tui.telemetry.recorder import current_recorder, set_current_recorder
 from conc_tui.workloads.base import Item, ItemResult
 
@@ -26,7 +26,7 @@ def run(ctx: RunContext) -> Outcome:
 
     workload.attach()
     try:
-        frontier = Frontier(workload, ctx.duration_s)
+        frontier = ctx.frontier()
         ctx.pool_starting()
         pool = ThreadPoolExecutor(
             max_workers=ctx.workers,
