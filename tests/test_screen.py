@@ -380,3 +380,37 @@ async def test_projector_flag_starts_the_app_in_projector_colours() -> None:
         assert app.screen.has_class("-projector")
         await pilot.press("f2")
         assert not app.screen.has_class("-projector")
+
+
+@sync
+async def test_lanes_convert_colours_once_and_share_a_tall_lanes_rows() -> None:
+    """Lanes leave Textual's per-segment ANSI-to-truecolor filter out and convert each
+    style themselves; the terminal must get exactly what the filter would have made, and
+    a tall lane's extra rows must be built once, not once per row."""
+    from textual.filter import ANSIToTruecolor
+
+    from conc_tui.widgets.lanes import WorkerLanes
+
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("2")
+        snapshot = make_snapshot("thread", "files", 2, 25)
+        views = tuple(replace(v, lane_unconfirmed=3) for v in snapshot.worker_views)
+        app.show_snapshot("thread", replace(snapshot, worker_views=views))
+        await pilot.pause()
+        lanes = app.query_one("#pane-thread WorkerLanes", WorkerLanes)
+        truecolor = next(f for f in app.get_line_filters() if isinstance(f, ANSIToTruecolor))
+        assert not any(isinstance(f, ANSIToTruecolor) for f in lanes.get_line_filters())
+        background = lanes.background_colors[1]
+        assert lanes.rows_per_lane >= 3
+        strips = [lanes.render_line(y) for y in range(lanes.size.height)]
+        for strip in strips:
+            # Already what the filter makes: applying it changes nothing.
+            assert list(strip.apply_filter(truecolor, background)) == list(strip)
+            assert not any(seg.style and seg.style.dim for seg in strip)
+        # The lanes of a thread pane: the GIL lane, then two workers' tall lanes.
+        per = lanes.rows_per_lane
+        first_lane_extra = strips[per + 1 : 2 * per]
+        assert len(first_lane_extra) >= 2
+        assert all(strip is first_lane_extra[0] for strip in first_lane_extra)
+        assert strips[per] is not first_lane_extra[0]  # the labelled row is its own

@@ -362,12 +362,12 @@ def test_shifted_segments_equal_a_fresh_build() -> None:
 
     from rich.style import Style
 
-    from conc_tui.widgets.lanes import ShiftingRuns, _runs, _segment
+    from conc_tui.widgets.lanes import Paint, ShiftingRuns, _runs, _segment
 
     rng = random.Random(9)
     run = [rng.choice([S.RUNNING, S.WAIT_IO, S.WAIT_GIL]) for _ in range(40)]
     history = bytes(state for state in run for _ in range(rng.randint(1, 9)))
-    base = Style(bgcolor="black")
+    base = Paint(Style(bgcolor="black"))
     shifter = ShiftingRuns()
     start, width = 0, 60
     reused = 0

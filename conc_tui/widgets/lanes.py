@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from itertools import groupby
 
+from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.filter import ANSIToTruecolor, LineFilter
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -228,7 +230,9 @@ class WorkerLanes(ScrollView, can_focus=False):
         self._cells: dict[int, tuple[bytes, bytes]] = {}
         self._actor: list[tuple[str, int]] = []
         self._cache: dict[int, tuple[RowKey, Strip]] = {}
-        self._shifters: dict[int, ShiftingRuns] = {}
+        self._shifters: dict[tuple[str, int, bool], ShiftingRuns] = {}
+        self._extra_rows: dict[tuple[str, int], tuple[RowKey, Strip]] = {}
+        """Per lane, the strip its extra rows share (a tall lane's rows 2..n look alike)."""
         self._first_cell = 0
         self._placeholder = "Press Space to start"
         self.model = ""
@@ -243,6 +247,7 @@ class WorkerLanes(ScrollView, can_focus=False):
         self.back_cells = 0
         """Coarse cells scrolled back from the newest (or from the frozen moment)."""
         self.rows_per_lane = 1
+        self._paint: Paint | None = None
 
     def notify_style_update(self) -> None:
         """A theme or palette change: the rows cached in the old colours are redrawn."""
@@ -254,11 +259,40 @@ class WorkerLanes(ScrollView, can_focus=False):
         if self.is_attached:
             load_state_styles(self)
             # Every cache that holds a style: rows, shifted segments, looks, bases.
-            self._cache.clear()
+            self._paint = None
+            self._clear_rows()
             self._shifters.clear()
             _look_in.cache_clear()
             _with_base.cache_clear()
             self.refresh()
+
+    def _clear_rows(self) -> None:
+        self._cache.clear()
+        self._extra_rows.clear()
+
+    # -- painting -----------------------------------------------------------------------
+
+    def get_line_filters(self) -> list[LineFilter]:
+        """The app's filters, less the ANSI-to-truecolor one: every style in these rows
+        is converted once, when it is made (see :class:`Paint`), instead of every
+        segment of every row on every frame, which made it the UI's largest cost."""
+        return [f for f in super().get_line_filters() if not isinstance(f, ANSIToTruecolor)]
+
+    @property
+    def paint(self) -> Paint:
+        """The widget's base style and the colour conversion, read once per style change."""
+        paint = self._paint
+        if paint is not None and paint.truecolor is not None and not paint.truecolor.enabled:
+            paint = None  # the app switched to its terminal's own ANSI colours
+        if paint is None:
+            truecolor = next(
+                (f for f in super().get_line_filters() if isinstance(f, ANSIToTruecolor)), None
+            )
+            background = self.background_colors[1].rich_color
+            paint = self._paint = Paint(
+                _converted(self.rich_style, truecolor, background), truecolor, background
+            )
+        return paint
 
     @property
     def rows(self) -> int:
@@ -444,7 +478,7 @@ class WorkerLanes(ScrollView, can_focus=False):
         keys: list[RowKey] = []
         for kind, index, sub in rows:
             if kind == "actor":
-                keys.append(("actor", self.model, tuple(self._actor), sub, width))
+                keys.append(("actor", self.model, tuple(self._actor), min(sub, 1), width))
             else:
                 view = views[index]
                 cells = self._cells.get(view.worker_id, (b"", b""))
@@ -463,7 +497,7 @@ class WorkerLanes(ScrollView, can_focus=False):
                         shown_cores,
                         unconfirmed,
                         view.items_done,
-                        sub,
+                        min(sub, 1),  # a tall lane's extra rows all look alike
                         width,
                     )
                 )
@@ -472,7 +506,7 @@ class WorkerLanes(ScrollView, can_focus=False):
         if len(rows) != len(self._rows) or len(keys) != len(old_keys):
             self._rows = rows
             self.virtual_size = Size(width, len(rows))
-            self._cache.clear()
+            self._clear_rows()
             self.refresh()
             return
         self._rows = rows
@@ -507,12 +541,12 @@ class WorkerLanes(ScrollView, can_focus=False):
             return
         self.scale_index = index
         self.back_cells = min(self.back_cells, self.max_offset())
-        self._cache.clear()
+        self._clear_rows()
         self._relayout()
 
     def on_resize(self) -> None:
         """Rebuild every row for the new size."""
-        self._cache.clear()
+        self._clear_rows()
         self._keys = []
         self._relayout()
 
@@ -522,14 +556,16 @@ class WorkerLanes(ScrollView, can_focus=False):
         """Render one visible row (the line API entry point)."""
         width = self.scrollable_content_region.width
         row = y + self.scroll_offset.y
-        base = self.rich_style
+        paint = self.paint
+        base = paint.base
         _history, views, _end = self._shown()
         if not views:
             # Wrapped, not cut: a reason why a model cannot run here is a sentence.
             lines = textwrap.wrap(self._placeholder, max(10, width - 4))
             if 1 <= y <= len(lines):
                 text = f"  {lines[y - 1]}"
-                return Strip([Segment(text, Style(bold=True))]).crop_extend(0, width, base)
+                bold = paint.on_base(Style(bold=True))
+                return Strip([Segment(text, bold)]).crop_extend(0, width, base)
             return Strip.blank(width, base)
         if row >= len(self._rows):
             return Strip.blank(width, base)
@@ -538,13 +574,17 @@ class WorkerLanes(ScrollView, can_focus=False):
         if cached is not None and cached[0] == key:
             return cached[1]
         kind, index, sub = self._rows[row]
+        shared = self._extra_rows.get((kind, index)) if sub else None
+        if shared is not None and shared[0] == key:
+            self._cache[row] = shared
+            return shared[1]
         if kind != "actor":
             view = views[index]
             cells, cores = self._cells.get(view.worker_id, (view.lane, b""))
             assert key is not None
-            shifter = self._shifters.get(row)
+            shifter = self._shifters.get((kind, index, sub > 0))
             if shifter is None:
-                shifter = self._shifters[row] = ShiftingRuns()
+                shifter = self._shifters[(kind, index, sub > 0)] = ShiftingRuns()
             strip = self.render_row(
                 view,
                 width,
@@ -554,32 +594,32 @@ class WorkerLanes(ScrollView, can_focus=False):
                 first_row=sub == 0,
                 shifter=shifter,
                 start=self._first_cell,
-                base=base,
+                paint=paint,
             )
         else:
-            strip = self.render_actor(width, sub).apply_style(base)
+            strip = self.render_actor(width, sub, paint)
         if key is not None:
             self._cache[row] = (key, strip)
+            if sub:
+                self._extra_rows[(kind, index)] = (key, strip)
         # The widget's background is in every segment already (applied as each segment
         # is made, and the caches are cleared when it changes: see _restyle).
         return strip
 
-    def render_actor(self, width: int, sub: int = 0) -> Strip:
+    def render_actor(self, width: int, sub: int = 0, paint: Paint | None = None) -> Strip:
         """The baton lane (threads) or the event-loop lane (asyncio)."""
+        paint = paint or Paint(None)
         cells = self.timeline_width(width)
         name = "GIL holder" if self.model == "thread" else "event loop"
         label = (name if sub == 0 else "").ljust(LABEL_WIDTH + CORE_WIDTH)
-        segments = [Segment(label, Style(bold=True))]
+        segments = [Segment(label, paint.on_base(Style(bold=True)))]
         marks = self._actor[-cells:]
         if len(marks) < cells:
-            segments.append(Segment(" " * (cells - len(marks))))
+            segments.append(Segment(" " * (cells - len(marks)), paint.base))
         for (char, state), run in groupby(marks):
-            segments.append(
-                Segment(
-                    char * len(list(run)), style(state) + Style(reverse=char not in (NOBODY, " "))
-                )
-            )
-        return Strip(segments).crop_extend(0, width, None)
+            look = style(state) + Style(reverse=char not in (NOBODY, " "))
+            segments.append(Segment(char * len(list(run)), paint.on_base(look)))
+        return Strip(segments).crop_extend(0, width, paint.base)
 
     def render_row(
         self,
@@ -592,7 +632,7 @@ class WorkerLanes(ScrollView, can_focus=False):
         first_row: bool = True,
         shifter: ShiftingRuns | None = None,
         start: int = 0,
-        base: Style | None = None,
+        paint: Paint | None = None,
     ) -> Strip:
         """Build the strip of one worker's row (label, core, timeline, items done).
 
@@ -605,8 +645,8 @@ class WorkerLanes(ScrollView, can_focus=False):
             first_row: False for the extra rows of a tall lane (no label, no count).
             shifter: The row's previous segments, shifted instead of rebuilt.
             start: The absolute cell of the first timeline cell (for ``shifter``).
-            base: The widget's style, applied here (once a segment is made, not each
-                frame) instead of over the whole strip.
+            paint: The widget's style and colour conversion, applied here (once a
+                segment is made, not each frame) instead of over the whole strip.
 
         Returns:
             A strip exactly ``width`` cells long.
@@ -616,8 +656,9 @@ class WorkerLanes(ScrollView, can_focus=False):
         cores = cores[-count:] if cores else b""
         label = (view.label[: LABEL_WIDTH - 1] if first_row else "").ljust(LABEL_WIDTH)
 
-        def look(style_: Style) -> Style:
-            return style_ if base is None else _with_base(base, style_)
+        paint = paint or Paint(None)
+        base = paint.base
+        look = paint.on_base
 
         segments = [Segment(label, look(style(view.state) + Style(bold=True)))]
         core = "" if view.core is None or not first_row else f"c{view.core}"
@@ -633,9 +674,9 @@ class WorkerLanes(ScrollView, can_focus=False):
         confirmed = len(lane) - faint
         key = _run_key(lane, cores[-len(lane) :] if cores else b"")
         if shifter is not None:
-            segments.extend(shifter.update(start + pad, key, confirmed, base))
+            segments.extend(shifter.update(start + pad, key, confirmed, paint))
         else:
-            segments.extend(_segment(run, base) for run in _runs(key, confirmed))
+            segments.extend(_segment(run, paint) for run in _runs(key, confirmed))
         count_width = self._count_width(width)
         if count_width:
             text = f"{view.items_done:>{count_width}}" if first_row else " " * count_width
@@ -696,21 +737,51 @@ def _runs(key: bytes, confirmed: int, offset: int = 0) -> list[Run]:
     return runs
 
 
-def _segment(run: Run, base: Style | None) -> Segment:
+def _segment(run: Run, paint: Paint | None) -> Segment:
     a, b, value, faint = run
     text, look = _look(value, faint)
-    return Segment(text * (b - a), look if base is None else _with_base(base, look))
-
-
-@lru_cache(maxsize=1024)
-def _with_base(base: Style, look: Style) -> Style:
-    return base + look
+    return Segment(text * (b - a), look if paint is None else paint.on_base(look))
 
 
 def _cell_segments(lane: bytes, cores: bytes, confirmed: int) -> list[Segment]:
     """The timeline's segments: one per run of equal cells, running cells as the digit
     of their core when ``cores`` is given."""
     return [_segment(run, None) for run in _runs(_run_key(lane, cores), confirmed)]
+
+
+def _converted(
+    look: Style, truecolor: ANSIToTruecolor | None, background: RichColor | None
+) -> Style:
+    """``look`` as the app's ANSI-to-truecolor filter would leave it (no filter: as is)."""
+    if truecolor is None or background is None:
+        return look
+    return truecolor.truecolor_style(look, background)
+
+
+@dataclass(frozen=True)
+class Paint:
+    """How a row's segments are styled: on the widget's own style (its background), with
+    colours converted as the app's ANSI-to-truecolor filter converts them.
+
+    Textual runs that filter over every segment of every line it draws; with lanes
+    filling the screen ten times a second it was the UI's largest single cost. Lanes
+    take it out of their filters (see :meth:`WorkerLanes.get_line_filters`) and convert
+    each style once, when it is first combined, so the terminal gets the same colours.
+    """
+
+    base: Style | None
+    truecolor: ANSIToTruecolor | None = None
+    background: RichColor | None = None
+
+    def on_base(self, look: Style) -> Style:
+        """``look`` over the widget's style, converted."""
+        return look if self.base is None else _with_base(self, look)
+
+
+@lru_cache(maxsize=1024)
+def _with_base(paint: Paint, look: Style) -> Style:
+    assert paint.base is not None
+    return _converted(paint.base + look, paint.truecolor, paint.background)
 
 
 class ShiftingRuns:
@@ -728,7 +799,7 @@ class ShiftingRuns:
         self.start = 0
         self.key = b""
         self.confirmed = 0
-        self.base: Style | None = None
+        self.paint: Paint | None = None
         self.runs: list[Run] = []
         self.ends: list[int] = []
         self.segments: list[Segment] = []
@@ -752,9 +823,9 @@ class ShiftingRuns:
                 hi = mid - 1
         return lo
 
-    def update(self, start: int, key: bytes, confirmed: int, base: Style | None) -> list[Segment]:
+    def update(self, start: int, key: bytes, confirmed: int, paint: Paint | None) -> list[Segment]:
         """The segments of ``key``, whose first cell is absolute cell ``start``."""
-        keep = self._agree(start, key, confirmed) if base == self.base else 0
+        keep = self._agree(start, key, confirmed) if paint == self.paint else 0
         runs: list[Run] = []
         segments: list[Segment] = []
         if keep:
@@ -766,19 +837,19 @@ class ShiftingRuns:
             a, b, value, faint = runs[0]
             if a < start:
                 runs[0] = (start, b, value, faint)
-                segments[0] = _segment((start, b, value, faint), base)
+                segments[0] = _segment((start, b, value, faint), paint)
             a, b, value, faint = runs[-1]
             if b > stop:
                 runs[-1] = (a, stop, value, faint)
-                segments[-1] = _segment(runs[-1], base)
+                segments[-1] = _segment(runs[-1], paint)
         tail = _runs(key[keep:], max(0, confirmed - keep), start + keep)
         if runs and tail and runs[-1][2:] == tail[0][2:]:
             runs[-1] = (runs[-1][0], tail[0][1], *tail[0][2:])
-            segments[-1] = _segment(runs[-1], base)
+            segments[-1] = _segment(runs[-1], paint)
             tail = tail[1:]
         runs.extend(tail)
-        segments.extend(_segment(run, base) for run in tail)
-        self.start, self.key, self.confirmed, self.base = start, key, confirmed, base
+        segments.extend(_segment(run, paint) for run in tail)
+        self.start, self.key, self.confirmed, self.paint = start, key, confirmed, paint
         self.runs, self.segments = runs, segments
         self.ends = [run[1] for run in runs]
         return segments
