@@ -264,6 +264,7 @@ class WorkerLanes(ScrollView, can_focus=False):
             self._shifters.clear()
             _look_in.cache_clear()
             _with_base.cache_clear()
+            _actor_look.cache_clear()
             self.refresh()
 
     def _clear_rows(self) -> None:
@@ -616,9 +617,10 @@ class WorkerLanes(ScrollView, can_focus=False):
         marks = self._actor[-cells:]
         if len(marks) < cells:
             segments.append(Segment(" " * (cells - len(marks)), paint.base))
+        generation = style_generation()
         for (char, state), run in groupby(marks):
-            look = style(state) + Style(reverse=char not in (NOBODY, " "))
-            segments.append(Segment(char * len(list(run)), paint.on_base(look)))
+            look = _actor_look(state, char not in (NOBODY, " "), paint, generation)
+            segments.append(Segment(char * len(list(run)), look))
         return Strip(segments).crop_extend(0, width, paint.base)
 
     def render_row(
@@ -776,6 +778,12 @@ class Paint:
     def on_base(self, look: Style) -> Style:
         """``look`` over the widget's style, converted."""
         return look if self.base is None else _with_base(self, look)
+
+
+@lru_cache(maxsize=256)
+def _actor_look(state: int, solid: bool, paint: Paint, generation: int) -> Style:
+    # ``generation``: as for _look_in, a look cached under one theme never serves another.
+    return paint.on_base(style(state) + Style(reverse=solid))
 
 
 @lru_cache(maxsize=1024)
