@@ -414,3 +414,17 @@ async def test_lanes_convert_colours_once_and_share_a_tall_lanes_rows() -> None:
         assert len(first_lane_extra) >= 2
         assert all(strip is first_lane_extra[0] for strip in first_lane_extra)
         assert strips[per] is not first_lane_extra[0]  # the labelled row is its own
+        # Rows handed to the compositor directly are what Textual's style pass makes.
+        from textual.geometry import Region
+        from textual.widget import Widget
+
+        size = lanes.size
+        for crop in (Region(0, 0, size.width, size.height + 2), Region(3, 1, 20, 5)):
+            direct = lanes.render_lines(crop)
+            styled = Widget.render_lines(lanes, crop)
+            assert [list(strip) for strip in direct] == [list(strip) for strip in styled]
+        # The rows that look alike reach the compositor as one strip, not one made per
+        # row per frame (its resized and filtered forms are then cached once, too).
+        lanes.refresh()
+        direct = lanes.render_lines(Region(0, 0, size.width, size.height))
+        assert direct[per + 1] is direct[per + 2]

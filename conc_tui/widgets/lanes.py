@@ -23,7 +23,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.filter import ANSIToTruecolor, LineFilter
-from textual.geometry import Size
+from textual.geometry import Region, Size, Spacing
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -44,6 +44,7 @@ CORE_WIDTH = 4
 COUNT_WIDTH = 5
 """Items done, at the right of a lane; dropped when the widget is narrow."""
 
+NO_GUTTER = Spacing(0, 0, 0, 0)
 _DIM = Style(color="#8b949e")
 _FAINT = Style(dim=True)
 
@@ -291,7 +292,10 @@ class WorkerLanes(ScrollView, can_focus=False):
             )
             background = self.background_colors[1].rich_color
             paint = self._paint = Paint(
-                _converted(self.rich_style, truecolor, background), truecolor, background
+                _converted(self.rich_style, truecolor, background),
+                truecolor,
+                background,
+                style_generation(),
             )
         return paint
 
@@ -553,6 +557,50 @@ class WorkerLanes(ScrollView, can_focus=False):
 
     # -- drawing ----------------------------------------------------------------------
 
+    def _plain_box(self) -> bool:
+        """Whether the widget has nothing Textual's style pass would draw around or over
+        its rows: no border, padding, outline, hatch, tint or opacity."""
+        styles = self.styles
+        return (
+            not self.BLANK
+            and styles.gutter == NO_GUTTER
+            and not any(edge for edge, _colour in styles.outline)
+            and (not styles.has_rule("hatch") or styles.hatch == "none")
+            and styles.tint.a == 0
+            and self.opacity == 1.0
+            and styles.text_opacity == 1.0
+        )
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The rows for the compositor, passing the cached strips straight through.
+
+        Textual's style pass rebuilds every refreshed row as a new strip, so the caches a
+        strip keeps (of its filtered and resized forms) never serve twice. With a plain
+        box that pass would add nothing but the background past the rows' end, which is
+        added here the same way; a row unchanged since the last frame, and every extra
+        row of a tall lane, then costs a dictionary look-up. With a border or padding
+        the style pass draws them.
+        """
+        if not self._plain_box():
+            return super().render_lines(crop)
+        width, content_height = self.content_region.size
+        base_background, background = self.background_colors
+        inner = Style.from_color(bgcolor=(base_background + background).rich_color)
+        filters = self.get_line_filters()
+        strips: list[Strip] = []
+        for y in crop.line_range:
+            if y < content_height:
+                strip = self.render_line(y).adjust_cell_length(width, inner)
+            else:
+                strip = Strip.blank(width, inner)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
     def render_line(self, y: int) -> Strip:
         """Render one visible row (the line API entry point)."""
         width = self.scrollable_content_region.width
@@ -609,7 +657,7 @@ class WorkerLanes(ScrollView, can_focus=False):
 
     def render_actor(self, width: int, sub: int = 0, paint: Paint | None = None) -> Strip:
         """The baton lane (threads) or the event-loop lane (asyncio)."""
-        paint = paint or Paint(None)
+        paint = paint or Paint.plain()
         cells = self.timeline_width(width)
         name = "GIL holder" if self.model == "thread" else "event loop"
         label = (name if sub == 0 else "").ljust(LABEL_WIDTH + CORE_WIDTH)
@@ -617,9 +665,8 @@ class WorkerLanes(ScrollView, can_focus=False):
         marks = self._actor[-cells:]
         if len(marks) < cells:
             segments.append(Segment(" " * (cells - len(marks)), paint.base))
-        generation = style_generation()
         for (char, state), run in groupby(marks):
-            look = _actor_look(state, char not in (NOBODY, " "), paint, generation)
+            look = _actor_look(state, char not in (NOBODY, " "), paint)
             segments.append(Segment(char * len(list(run)), look))
         return Strip(segments).crop_extend(0, width, paint.base)
 
@@ -658,7 +705,7 @@ class WorkerLanes(ScrollView, can_focus=False):
         cores = cores[-count:] if cores else b""
         label = (view.label[: LABEL_WIDTH - 1] if first_row else "").ljust(LABEL_WIDTH)
 
-        paint = paint or Paint(None)
+        paint = paint or Paint.plain()
         base = paint.base
         look = paint.on_base
 
@@ -741,8 +788,11 @@ def _runs(key: bytes, confirmed: int, offset: int = 0) -> list[Run]:
 
 def _segment(run: Run, paint: Paint | None) -> Segment:
     a, b, value, faint = run
-    text, look = _look(value, faint)
-    return Segment(text * (b - a), look if paint is None else paint.on_base(look))
+    if paint is None:
+        text, look = _look(value, faint)
+        return Segment(text * (b - a), look)
+    text, look = _look_in(value, faint, paint.generation)
+    return Segment(text * (b - a), paint.on_base(look))
 
 
 def _cell_segments(lane: bytes, cores: bytes, confirmed: int) -> list[Segment]:
@@ -774,6 +824,14 @@ class Paint:
     base: Style | None
     truecolor: ANSIToTruecolor | None = None
     background: RichColor | None = None
+    generation: int = 0
+    """The state style table the looks come from (see :func:`style_generation`): read
+    once here, not once a segment (it is a look-up in the app's weak table)."""
+
+    @classmethod
+    def plain(cls) -> Paint:
+        """No widget style and no conversion, in the current style table."""
+        return cls(None, generation=style_generation())
 
     def on_base(self, look: Style) -> Style:
         """``look`` over the widget's style, converted."""
@@ -781,8 +839,8 @@ class Paint:
 
 
 @lru_cache(maxsize=256)
-def _actor_look(state: int, solid: bool, paint: Paint, generation: int) -> Style:
-    # ``generation``: as for _look_in, a look cached under one theme never serves another.
+def _actor_look(state: int, solid: bool, paint: Paint) -> Style:
+    # The paint names its style table: a look cached under one theme never serves another.
     return paint.on_base(style(state) + Style(reverse=solid))
 
 
