@@ -166,3 +166,29 @@ def test_process_table_never_cuts_a_pid() -> None:
         assert all(len(line) <= width for line in text.splitlines()[3:])
     row = WorkerLanes().render_row(views[0], 80)
     assert "pid 4194300" in "".join(seg.text for seg in row)
+
+
+def test_every_lane_glyph_and_actor_mark_is_one_cell_wide() -> None:
+    """Rows are built with their width counted, not measured: a wide glyph would
+    shift every cell after it."""
+    from rich.cells import cell_len
+
+    from conc_tui.telemetry.states import WorkerState
+    from conc_tui.widgets.glyphs import glyph
+    from conc_tui.widgets.lanes import (
+        _SYMBOLS,
+        BATON_RELEASED,
+        BATON_SHARED,
+        LOOP_SEVERAL,
+        NOBODY,
+    )
+
+    marks = [glyph(int(s)) for s in WorkerState] + [BATON_RELEASED, BATON_SHARED, NOBODY]
+    marks += [LOOP_SEVERAL, *_SYMBOLS]
+    assert all(cell_len(mark) == 1 for mark in marks)
+    # A row with a long count still comes out exactly as wide as asked.
+    view = _view(bytes([int(WorkerState.RUNNING)] * 30))
+    from dataclasses import replace
+
+    row = WorkerLanes().render_row(replace(view, items_done=1234567), 60)
+    assert row.cell_length == 60

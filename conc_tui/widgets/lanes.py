@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from itertools import groupby
 
+from rich.cells import cell_len
 from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
@@ -515,8 +516,13 @@ class WorkerLanes(ScrollView, can_focus=False):
             self.refresh()
             return
         self._rows = rows
-        for y, (new, old) in enumerate(zip(keys, old_keys, strict=True)):
-            if new != old:
+        changed = [y for y, (new, old) in enumerate(zip(keys, old_keys, strict=True)) if new != old]
+        if len(changed) > 2:
+            # Live, nearly every row moves on each snapshot: one refresh of the widget
+            # costs less than a region each, and unchanged rows are served from the cache.
+            self.refresh()
+        else:
+            for y in changed:
                 self.refresh_line(y)
 
     # -- time control -----------------------------------------------------------------
@@ -584,26 +590,31 @@ class WorkerLanes(ScrollView, can_focus=False):
         if not self._plain_box():
             return super().render_lines(crop)
         width, content_height = self.content_region.size
+        row_width = self.scrollable_content_region.width
         base_background, background = self.background_colors
         inner = Style.from_color(bgcolor=(base_background + background).rich_color)
         filters = self.get_line_filters()
+        x1, x2 = crop.column_span
         strips: list[Strip] = []
         for y in crop.line_range:
             if y < content_height:
-                strip = self.render_line(y).adjust_cell_length(width, inner)
+                strip = self._row_strip(y, row_width)
+                # Usually the compositor asks for exactly the rows' width (the scroll
+                # bar, when shown, is drawn beside them): nothing to pad or cut then.
+                if (x1, x2) != (0, strip.cell_length):
+                    strip = strip.adjust_cell_length(width, inner).crop(x1, x2)
             else:
-                strip = Strip.blank(width, inner)
+                strip = Strip.blank(width, inner).crop(x1, x2)
             for line_filter in filters:
                 strip = strip.apply_filter(line_filter, background)
             strips.append(strip)
-        if crop.column_span != (0, width):
-            x1, x2 = crop.column_span
-            strips = [strip.crop(x1, x2) for strip in strips]
         return strips
 
     def render_line(self, y: int) -> Strip:
         """Render one visible row (the line API entry point)."""
-        width = self.scrollable_content_region.width
+        return self._row_strip(y, self.scrollable_content_region.width)
+
+    def _row_strip(self, y: int, width: int) -> Strip:
         row = y + self.scroll_offset.y
         paint = self.paint
         base = paint.base
@@ -668,7 +679,7 @@ class WorkerLanes(ScrollView, can_focus=False):
         for (char, state), run in groupby(marks):
             look = _actor_look(state, char not in (NOBODY, " "), paint)
             segments.append(Segment(char * len(list(run)), look))
-        return Strip(segments).crop_extend(0, width, paint.base)
+        return _exact_strip(segments, cell_len(label) + max(cells, len(marks)), width, paint.base)
 
     def render_row(
         self,
@@ -727,10 +738,25 @@ class WorkerLanes(ScrollView, can_focus=False):
         else:
             segments.extend(_segment(run, paint) for run in _runs(key, confirmed))
         count_width = self._count_width(width)
+        count_text = ""
         if count_width:
-            text = f"{view.items_done:>{count_width}}" if first_row else " " * count_width
-            segments.append(Segment(text, look(_DIM)))
-        return Strip(segments).crop_extend(0, width, base)
+            count_text = f"{view.items_done:>{count_width}}" if first_row else " " * count_width
+            segments.append(Segment(count_text, look(_DIM)))
+        return _exact_strip(
+            segments,
+            cell_len(label) + CORE_WIDTH + max(0, pad) + len(lane) + len(count_text),
+            width,
+            base,
+        )
+
+
+def _exact_strip(segments: list[Segment], cells: int, width: int, base: Style | None) -> Strip:
+    """A strip of ``width`` cells from segments known to fill ``cells`` (every state
+    glyph and actor mark is one cell wide, which a test checks): measuring every segment
+    again, as cropping does, was a tenth of the lanes' cost."""
+    if cells == width:
+        return Strip(segments, width)
+    return Strip(segments).crop_extend(0, width, base)
 
 
 _CORE_MARK = Style(reverse=True, bold=True)
