@@ -98,6 +98,13 @@ class CorpusProgress:
             f"{self.bytes_done / 1e6:,.0f} of {self.bytes_total / 1e6:,.0f} MB"
         )
 
+    def brief(self) -> str:
+        """The same in fewer cells: ``preparing 1,240/4,000 files · 38/120 MB``."""
+        return (
+            f"preparing {self.files_done:,}/{self.files_total:,} files · "
+            f"{self.bytes_done / 1e6:,.0f}/{self.bytes_total / 1e6:,.0f} MB"
+        )
+
 
 @dataclass(frozen=True)
 class SiteStarting:
@@ -105,6 +112,9 @@ class SiteStarting:
 
     def describe(self) -> str:
         return "starting the local site…"
+
+    def brief(self) -> str:
+        return self.describe()
 
 
 @dataclass(frozen=True)
@@ -119,9 +129,13 @@ class SiteReady:
     def describe(self) -> str:
         return f"site ready on {self.address} in {self.start_s:.1f} s"
 
+    def brief(self) -> str:
+        return f"site ready: {self.address}, {self.start_s:.1f} s"
+
 
 Preparation: TypeAlias = CorpusProgress | SiteStarting | SiteReady
-"""What a workload says while it prepares its input; the pane shows the newest."""
+"""What a workload says while it prepares its input; the pane shows the newest.
+Each says it in a sentence (``describe``) and in fewer cells (``brief``)."""
 
 
 # -- runner reports (runner -> observer, on the results pipe) -----------------------
