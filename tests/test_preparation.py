@@ -20,7 +20,7 @@ from conc_tui.messages import (
 )
 from conc_tui.runner import PreparationReports
 from conc_tui.telemetry.snapshot import Phase, Snapshot
-from conc_tui.workloads.files import corpus_sizes, ensure_corpus
+from conc_tui.workloads.files import CORPUS_VERSION, corpus_sizes, ensure_corpus
 
 
 def _corpus_notes(seen: list[Snapshot]) -> list[CorpusProgress]:
@@ -123,3 +123,16 @@ def test_a_web_run_says_the_site_is_starting_then_where_it_is_ready() -> None:
     assert [s for s in seen if s.preparation == starting[0]][0].message == (
         "starting the local site…"
     )
+
+
+def test_making_a_corpus_removes_those_of_older_versions_only(tmp_path: Path) -> None:
+    older = tmp_path / f"corpus-v{CORPUS_VERSION - 1}-2000"
+    (older / "part-00").mkdir(parents=True)
+    (older / "part-00" / "doc-00000.txt").write_text("old")
+    other = tmp_path / f"corpus-v{CORPUS_VERSION}-7"
+    other.mkdir()
+    unrelated = tmp_path / "corpus-notes"
+    unrelated.mkdir()
+    ensure_corpus(3, tmp_path)
+    assert not older.exists()
+    assert other.is_dir() and unrelated.is_dir()

@@ -220,6 +220,21 @@ def sweep_stale_corpus_temps(cache: Path) -> int:
     return removed
 
 
+def sweep_old_corpora(cache: Path) -> int:
+    """Delete corpora an older version of conc-tui generated; return how many.
+
+    Nothing reads them again once the version changed (version 1 of the app's was 145 MB).
+    """
+    removed = 0
+    with contextlib.suppress(OSError):
+        for path in cache.glob("corpus-v*-*"):
+            version = path.name.split("-")[1][1:]
+            if version.isdigit() and int(version) < CORPUS_VERSION:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+    return removed
+
+
 def ensure_corpus(
     items: int,
     cache: Path | None = None,
@@ -252,6 +267,7 @@ def ensure_corpus(
     if final.is_dir():
         return final
     sweep_stale_corpus_temps(cache)
+    sweep_old_corpora(cache)
     rng = random.Random(CORPUS_SEED)
     vocab = _vocabulary(rng)
     cum: list[float] = []
