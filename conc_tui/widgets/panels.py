@@ -208,9 +208,10 @@ def progress_lines(
             [
                 ("○ NEXT RUN ", PHASE_STYLES[Phase.IDLE]),
                 f" {run_title(config.model, config.workers, config.workload)}",
-                (f" · {items} items", _DIM),
-                # What was turned since the last run (its size is the part above).
+                # What was turned since the last run comes before its size: where the
+                # line is short, it is what must not be left out.
                 *[f" · {upcoming}" for upcoming in turned if upcoming != f"{items} items"],
+                (f" · {items} items", _DIM),
                 ("  · Space starts it", _DIM),
                 *([loop_mark] if loop else []),
             ],
