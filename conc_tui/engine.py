@@ -194,13 +194,20 @@ def _observe(
             calls_on_hold_mean=sum(on_hold) / len(on_hold) if on_hold else None,
         )
 
+    preparation: messages.Preparation | None = None
+
     def publish(snapshot: Snapshot) -> None:
         assert on_snapshot is not None
         # Over the run's clock, not the snapshot's elapsed time (which counts preparing).
         running_s = meter.open_s()
         cores = meter.run_cpu_s() / running_s if running_s > 0.2 else None
         on_snapshot(
-            replace(snapshot, cores_busy=cores, others_cores_busy=meter.live_others_cores())
+            replace(
+                snapshot,
+                cores_busy=cores,
+                others_cores_busy=meter.live_others_cores(),
+                preparation=preparation,
+            )
         )
 
     while True:
@@ -215,7 +222,14 @@ def _observe(
                 runner.join(STOP_GRACE_S)
                 hub.drain(timeout=0.2)
                 return ended(_died(runner, began))
-            if isinstance(message, messages.Prepared):
+            if isinstance(
+                message, messages.CorpusProgress | messages.SiteStarting | messages.SiteReady
+            ):
+                preparation, hub.message = message, message.describe()
+                if on_snapshot is not None:  # each one (the runner sends a few a second)
+                    hub.publish(publish)
+            elif isinstance(message, messages.Prepared):
+                preparation = None
                 hub.items_total, hub.input_text = message.items_total, message.input_text
                 hub.phase, hub.message = Phase.RUNNING, ""
                 # The runner starts its clock as it sends this: the CPU window opens.

@@ -123,6 +123,13 @@ def knob_text(model: str, workload: str, options: WorkloadOptions) -> str:
     )
 
 
+def changed_knobs(
+    model: str, workload: str, ran: WorkloadOptions, upcoming: WorkloadOptions
+) -> list[Knob]:
+    """The knobs that concern this run and are set otherwise in ``upcoming`` than in ``ran``."""
+    return [k for k in KNOBS if k.applies(model, workload) and k.value(ran) != k.value(upcoming)]
+
+
 def carry_knobs(options: WorkloadOptions, turned: WorkloadOptions) -> WorkloadOptions:
     """``options`` with every knob set as in ``turned`` (a new workload keeps the knobs)."""
     return replace(options, **{k.field: k.value(turned) for k in KNOBS})

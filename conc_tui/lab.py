@@ -62,6 +62,7 @@ def error_snapshot(config: RunConfig, phase: Phase, message: str) -> Snapshot:
         throughput=0.0,
         column_s=0.1,
         message=message,
+        options=config.options,
     )
 
 
@@ -78,6 +79,9 @@ def lab_main() -> int:
     write_lock = threading.Lock()
 
     def send(snapshot: Snapshot) -> None:
+        # Each snapshot says what options its run used: the pane compares them with
+        # the next run's to tell what Space would start.
+        snapshot = replace(snapshot, options=config.options)
         blob = pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             with write_lock:

@@ -14,9 +14,11 @@ Two channels carry them, both pickled:
   Workers are announced by ``ctx.local_recorder(label)`` (it sends
   :class:`WorkerHello`); a pool's start by ``ctx.pool_starting()``. The observer's
   :class:`~conc_tui.telemetry.hub.TelemetryHub` folds each note into the aggregator.
-- **Runner reports** go down the results pipe, in this order: :class:`Prepared`
-  once the input is ready (the clock starts), then exactly one of
-  :class:`RunFinished`, :class:`InputRejected` or :class:`RunnerCrashed`.
+- **Runner reports** go down the results pipe, in this order: any number of
+  :data:`Preparation` notes while the input is being made (a corpus generated, the
+  local site started), :class:`Prepared` once the input is ready (the clock starts),
+  then exactly one of :class:`RunFinished`, :class:`InputRejected` or
+  :class:`RunnerCrashed`.
 
 Every class is a frozen dataclass, so strict mypy checks both ends of the protocol
 and a missing field is an error where the message is built, not a silent default
@@ -77,6 +79,65 @@ class WorkThread:
 
 ControlNote: TypeAlias = WorkerHello | PoolStarting | AsyncMode | WorkThread
 
+# -- preparation notes (a workload preparing its input -> runner -> observer) -------
+
+
+@dataclass(frozen=True)
+class CorpusProgress:
+    """The default files corpus is being generated: files and bytes written so far."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+
+    def describe(self) -> str:
+        """What the pane shows: ``preparing: 1,240 of 4,000 files, 38 of 120 MB``."""
+        return (
+            f"preparing: {self.files_done:,} of {self.files_total:,} files, "
+            f"{self.bytes_done / 1e6:,.0f} of {self.bytes_total / 1e6:,.0f} MB"
+        )
+
+    def brief(self) -> str:
+        """The same in fewer cells: ``preparing 1,240/4,000 files · 38/120 MB``."""
+        return (
+            f"preparing {self.files_done:,}/{self.files_total:,} files · "
+            f"{self.bytes_done / 1e6:,.0f}/{self.bytes_total / 1e6:,.0f} MB"
+        )
+
+
+@dataclass(frozen=True)
+class SiteStarting:
+    """The local web site's process is being started."""
+
+    def describe(self) -> str:
+        return "starting the local site…"
+
+    def brief(self) -> str:
+        return self.describe()
+
+
+@dataclass(frozen=True)
+class SiteReady:
+    """The local web site serves: where, and how long it took to start."""
+
+    address: str
+    """``host:port``."""
+    start_s: float
+    """From starting its process until it answered ready."""
+
+    def describe(self) -> str:
+        return f"site ready on {self.address} in {self.start_s:.1f} s"
+
+    def brief(self) -> str:
+        return f"site ready: {self.address}, {self.start_s:.1f} s"
+
+
+Preparation: TypeAlias = CorpusProgress | SiteStarting | SiteReady
+"""What a workload says while it prepares its input; the pane shows the newest.
+Each says it in a sentence (``describe``) and in fewer cells (``brief``)."""
+
+
 # -- runner reports (runner -> observer, on the results pipe) -----------------------
 
 
@@ -120,4 +181,4 @@ class RunFinished:
     peak_rss_bytes: int
 
 
-RunnerReport: TypeAlias = Prepared | InputRejected | RunnerCrashed | RunFinished
+RunnerReport: TypeAlias = Preparation | Prepared | InputRejected | RunnerCrashed | RunFinished

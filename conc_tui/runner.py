@@ -31,6 +31,38 @@ from conc_tui.telemetry.system import (
 )
 from conc_tui.workloads.base import Workload, WorkloadError
 
+PREPARATION_INTERVAL_S = 0.2
+"""Least time between two progress notes of one stage: a few updates a second."""
+
+
+class PreparationReports:
+    """Forwards a workload's preparation notes to the observer, a few a second.
+
+    A corpus reports every file it writes; only its first and last notes, and one
+    every :data:`PREPARATION_INTERVAL_S` between, go on. A stage's start and end
+    (the site starting, ready) always go.
+    """
+
+    def __init__(
+        self,
+        report: Callable[[messages.RunnerReport], None],
+        interval_s: float = PREPARATION_INTERVAL_S,
+    ) -> None:
+        self._report = report
+        self._interval_s = interval_s
+        self._last = -interval_s
+
+    def __call__(self, note: messages.Preparation) -> None:
+        now = time.monotonic()
+        partial = isinstance(note, messages.CorpusProgress) and (
+            0 < note.files_done < note.files_total
+        )
+        if partial and now - self._last < self._interval_s:
+            return
+        self._last = now
+        self._report(note)
+
+
 # Built from the registry; a model this Python cannot run has no entry (the CLI and
 # the app refuse it before a runner starts).
 MODELS: dict[str, Callable[[RunContext], Outcome]] = {
@@ -58,7 +90,7 @@ def runner_main(
     report: Callable[[messages.RunnerReport], None] = results.send  # only reports go this way
     try:
         try:
-            workload.plan_run(config.workers, stop)
+            workload.plan_run(config.workers, stop, PreparationReports(report))
             workload.prepare(Path(run_dir))
         except WorkloadError as exc:
             report(messages.InputRejected(str(exc)))

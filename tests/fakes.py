@@ -382,6 +382,8 @@ class FakeController:
                 options=config.options,
                 phase=Phase.STOPPED if stopped else None,
             )
+            # Like the lab's, each snapshot says what options its run used.
+            snap = replace(snap, options=config.options)
             if stopped:
                 on_snapshot(snap)
                 return

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conc_tui.config import WorkloadOptions
+    from conc_tui.messages import Preparation
 
 
 class Phase(str, Enum):
@@ -195,3 +200,9 @@ class Snapshot:
     """Cores the run's processes kept busy on average so far (the OS's CPU times)."""
     others_cores_busy: float | None = None
     """Cores other programs kept busy over about the last second; None until measured."""
+    preparation: Preparation | None = None
+    """While preparing: the newest word on the input being made (files of the corpus
+    written so far, the local site starting or ready); None once the run runs."""
+    options: WorkloadOptions | None = None
+    """The options the run was started with (the lab sets them): what a pane compares
+    with its next run's. None where nobody set them."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from conc_tui.config import RunConfig
+from conc_tui.knobs import changed_knobs
 from conc_tui.printable import printable
 from conc_tui.registry import gil_enabled, model_spec
 from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot, WorkerView
@@ -127,11 +128,31 @@ def average_throughput(snapshot: Snapshot) -> float:
 
 
 def next_differs(snapshot: Snapshot, config: RunConfig) -> bool:
-    """Whether Space would start something else than the run on screen (after w, + or -)."""
+    """Whether Space would start something else than the run on screen (after w, + or -,
+    or a knob that concerns it)."""
     if snapshot.phase.active:
         return False
     shown = (snapshot.model, snapshot.workers, snapshot.workload)
-    return shown != (config.model, config.workers, config.workload)
+    if shown != (config.model, config.workers, config.workload):
+        return True
+    return bool(_option_changes(snapshot, config))
+
+
+def _option_changes(snapshot: Snapshot, config: RunConfig) -> list[tuple[str, str]]:
+    """(as the last run had it, as the next run will) for each option that concerns it:
+    its knobs, then its input size (always last)."""
+    ran = snapshot.options
+    if ran is None:  # the snapshot does not say which (only the lab's do)
+        return []
+    upcoming = config.options
+    changes = [
+        (k.show(k.value(ran)), k.show(k.value(upcoming)))
+        for k in changed_knobs(snapshot.model, snapshot.workload, ran, upcoming)
+    ]
+    items = ran.items_for(snapshot.workload), upcoming.items_for(snapshot.workload)
+    if items[0] != items[1]:
+        changes.append((f"{items[0]} items", f"{items[1]} items"))
+    return changes
 
 
 def progress_lines(
@@ -181,11 +202,16 @@ def progress_lines(
     differs = next_differs(snapshot, config)
     if differs:
         # The header shows what Space starts now; the last run's figures stay below.
+        items = config.options.items_for(config.workload)
+        turned = [upcoming for _ran, upcoming in _option_changes(snapshot, config)]
         first = fit(
             [
                 ("○ NEXT RUN ", PHASE_STYLES[Phase.IDLE]),
                 f" {run_title(config.model, config.workers, config.workload)}",
-                (f" · {config.options.items_for(config.workload)} items", _DIM),
+                # What was turned since the last run comes before its size: where the
+                # line is short, it is what must not be left out.
+                *[f" · {upcoming}" for upcoming in turned if upcoming != f"{items} items"],
+                (f" · {items} items", _DIM),
                 ("  · Space starts it", _DIM),
                 *([loop_mark] if loop else []),
             ],
@@ -223,11 +249,14 @@ def progress_lines(
     if snapshot.items_failed:
         second.stylize(BAD, len(second) - len(f"{snapshot.items_failed} failed"))
     result = result_line(snapshot, serial_wall_s, width)
+    note = snapshot.preparation
+    if note is not None and phase is Phase.PREPARING:
+        # Its figures whole or not at all: the sentence, else its short form.
+        result = fit(["", [(note.describe(), _DIM), (note.brief(), _DIM)]], width)
     if differs:
-        result = Text.assemble(
-            (f"last run {run_title(snapshot.model, snapshot.workers, snapshot.workload)}: ", _DIM),
-            result,
-        )
+        ran = "".join(f" · {ran}" for ran, _upcoming in _option_changes(snapshot, config))
+        title = run_title(snapshot.model, snapshot.workers, snapshot.workload)
+        result = Text.assemble((f"last run {title}{ran}: ", _DIM), result)
     return [first, second, result, failure_line(snapshot)]
 
 

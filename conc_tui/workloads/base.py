@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
+
+from conc_tui.messages import Preparation
 
 
 class WorkloadError(Exception):
@@ -112,6 +114,24 @@ class StopCheck:
         return (StopCheck, ())
 
 
+class PreparationSink:
+    """Where a workload says how its preparation goes (the runner forwards it).
+
+    Like :class:`StopCheck`, it stays behind when pickled into a pool worker (it
+    unpickles as a sink that drops everything): workers never prepare input.
+    """
+
+    def __init__(self, send: Callable[[Preparation], None] | None = None) -> None:
+        self._send = send
+
+    def __call__(self, note: Preparation) -> None:
+        if self._send is not None:
+            self._send(note)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PreparationSink, ())
+
+
 class Workload(ABC):
     """Base class of the four workloads."""
 
@@ -127,15 +147,24 @@ class Workload(ABC):
     """How many workers will run items at once (set by :meth:`plan_run`)."""
     stop_requested: StopCheck = StopCheck()
     """True once the run was told to stop (set by :meth:`plan_run`)."""
+    preparing: PreparationSink = PreparationSink()
+    """Where :meth:`prepare` reports its progress (set by :meth:`plan_run`)."""
 
-    def plan_run(self, workers: int, stop: StopFlag | None = None) -> None:
+    def plan_run(
+        self,
+        workers: int,
+        stop: StopFlag | None = None,
+        preparing: Callable[[Preparation], None] | None = None,
+    ) -> None:
         """Say, before :meth:`prepare`, how many workers will run and what signals a stop.
 
-        A workload sizes per-item memory by the worker count (the image pixel budget)
-        and stops a long preparation (generating a corpus) when the flag is set.
+        A workload sizes per-item memory by the worker count (the image pixel budget),
+        stops a long preparation (generating a corpus) when the flag is set, and
+        says how that preparation goes to ``preparing`` (see :data:`Preparation`).
         """
         self.workers = max(1, workers)
         self.stop_requested = StopCheck(stop)
+        self.preparing = PreparationSink(preparing)
 
     def prepare(self, work_dir: Path) -> None:  # noqa: B027 - optional hook
         """Get inputs ready in the coordinating process (outside the timed run).

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from conc_tui.config import WorkloadOptions
+from conc_tui.messages import CorpusProgress
 from conc_tui.paths import (
     cache_dir,
     cache_root,
@@ -47,7 +48,8 @@ from conc_tui.telemetry.recorder import current_recorder
 from conc_tui.telemetry.states import WorkerState
 from conc_tui.workloads.base import Item, ItemResult, RunBroken, Workload, WorkloadError
 
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2
+"""Bumped whenever the generated files change (2: each file exactly its drawn size)."""
 CORPUS_SEED = 1729
 LOG_NAME = "files.log"
 
@@ -149,9 +151,22 @@ def _vocabulary(rng: random.Random, size: int = 4000) -> list[str]:
 
 
 def _document(rng: random.Random, vocab: list[str], cum: list[float], size: int) -> bytes:
-    """About ``size`` bytes of text: lines of 3-16 words, paragraphs now and then."""
-    # A word averages ~6 bytes with its space; draw them all at once (choices is fast).
-    words = rng.choices(vocab, cum_weights=cum, k=max(1, size // 6))
+    """Exactly ``size`` bytes of text: lines of 3-16 words, paragraphs now and then.
+
+    Exact, so the corpus's total is known before it is written and its progress can
+    say "38 of 120 MB".
+    """
+    text = b""
+    while len(text) < size:
+        text += _text(rng, vocab, cum, size - len(text))
+    return text[: size - 1] + b"\n"
+
+
+def _text(rng: random.Random, vocab: list[str], cum: list[float], size: int) -> bytes:
+    """About ``size`` bytes of text, a few percent more as a rule."""
+    # A word and its space average about 7.3 bytes; draw them all at once (choices is
+    # fast). Too few is rare and costs one more, short draw.
+    words = rng.choices(vocab, cum_weights=cum, k=max(1, size // 7))
     lines: list[str] = []
     at = 0
     while at < len(words):
@@ -161,6 +176,13 @@ def _document(rng: random.Random, vocab: list[str], cum: list[float], size: int)
         if rng.random() < 0.08:
             lines.append("")
     return ("\n".join(lines) + "\n").encode()
+
+
+def corpus_sizes(items: int) -> list[int]:
+    """The size of each of the corpus's files, in bytes (log-normal, 1 KB to 512 KB)."""
+    # Drawn apart from the text, so the sizes (and the total) are known up front.
+    rng = random.Random(CORPUS_SEED + 1)
+    return [int(min(512 * 1024, max(1024, math.exp(rng.gauss(10.5, 1.0))))) for _ in range(items)]
 
 
 def corpus_dir(items: int, cache: Path | None = None) -> Path:
@@ -198,22 +220,43 @@ def sweep_stale_corpus_temps(cache: Path) -> int:
     return removed
 
 
+def sweep_old_corpora(cache: Path) -> int:
+    """Delete corpora an older version of conc-tui generated; return how many.
+
+    Nothing reads them again once the version changed (version 1 of the app's was 145 MB).
+    """
+    removed = 0
+    with contextlib.suppress(OSError):
+        for path in cache.glob("corpus-v*-*"):
+            version = path.name.split("-")[1][1:]
+            if version.isdigit() and int(version) < CORPUS_VERSION:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+    return removed
+
+
 def ensure_corpus(
-    items: int, cache: Path | None = None, stop: Callable[[], bool] | None = None
+    items: int,
+    cache: Path | None = None,
+    stop: Callable[[], bool] | None = None,
+    progress: Callable[[CorpusProgress], None] | None = None,
 ) -> Path:
     """Generate the default text corpus once, and return its folder.
 
     The corpus is deterministic (seeded): ``items`` text files of pseudo-words with
-    Zipf-like frequencies, sizes spread log-normally from about 1 KB to 600 KB (about 65 KB
-    on average, so ~27 MB for the default 400), in 16 sub-folders. It is built in a
-    private temporary folder and renamed into place, so two processes generating it at
-    once do not clash: the loser of the rename discards its copy. Whatever ends the
-    generation early (a full disk, a stop) removes the temporary folder.
+    Zipf-like frequencies, sizes spread log-normally from 1 KB to 512 KB (about 60 KB on
+    average, so ~24 MB for the default 400 and ~118 MB for the app's 2,000), in 16
+    sub-folders. It is built in a private temporary folder and renamed into place, so
+    two processes generating it at once do not clash: the loser of the rename discards
+    its copy. Whatever ends the generation early (a full disk, a stop) removes the
+    temporary folder.
 
     Args:
         items: how many files.
         cache: the folder to keep it in; the user's cache when None.
         stop: asked between files; when it says yes, generation ends.
+        progress: told after every file written (and once before the first) how
+            far the generation is; not called when the corpus is already there.
 
     Raises:
         OSError: the corpus cannot be written there (read-only, full).
@@ -224,6 +267,7 @@ def ensure_corpus(
     if final.is_dir():
         return final
     sweep_stale_corpus_temps(cache)
+    sweep_old_corpora(cache)
     rng = random.Random(CORPUS_SEED)
     vocab = _vocabulary(rng)
     cum: list[float] = []
@@ -231,16 +275,22 @@ def ensure_corpus(
     for rank in range(1, len(vocab) + 1):
         total += 1.0 / rank
         cum.append(total)
+    sizes = corpus_sizes(items)
+    total_bytes, written = sum(sizes), 0
+    if progress is not None:
+        progress(CorpusProgress(0, items, 0, total_bytes))
     temp = final.parent / f".{final.name}{_TEMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     temp.mkdir(parents=True)
     try:
-        for i in range(items):
+        for i, size in enumerate(sizes):
             if stop is not None and stop():
                 raise CorpusStopped
-            size = int(min(512 * 1024, max(1024, math.exp(rng.gauss(10.5, 1.0)))))
             folder = temp / f"part-{i % 16:02d}"
             folder.mkdir(exist_ok=True)
             (folder / f"doc-{i:05d}.txt").write_bytes(_document(rng, vocab, cum, size))
+            written += size
+            if progress is not None:
+                progress(CorpusProgress(i + 1, items, written, total_bytes))
         try:
             temp.rename(final)
         except OSError:
@@ -253,7 +303,11 @@ def ensure_corpus(
     return final
 
 
-def provide_corpus(items: int, stop: Callable[[], bool] | None = None) -> tuple[Path, str]:
+def provide_corpus(
+    items: int,
+    stop: Callable[[], bool] | None = None,
+    progress: Callable[[CorpusProgress], None] | None = None,
+) -> tuple[Path, str]:
     """The corpus folder, from the cache or, when that cannot be written, the temp folder.
 
     Returns:
@@ -269,12 +323,12 @@ def provide_corpus(items: int, stop: Callable[[], bool] | None = None) -> tuple[
     if corpus_dir(items, preferred).is_dir():  # a read-only cache that has it serves
         return corpus_dir(items, preferred), ""
     try:
-        return ensure_corpus(items, cache_dir(), stop), ""
+        return ensure_corpus(items, cache_dir(), stop, progress), ""
     except OSError as exc:
         first = f"cannot write the cache {preferred} ({_why(exc)})"
     try:
         fallback = fallback_cache_dir()
-        return ensure_corpus(items, fallback, stop), f"{first}, so it is in {fallback}"
+        return ensure_corpus(items, fallback, stop, progress), f"{first}, so it is in {fallback}"
     except OSError as exc:
         raise WorkloadError(
             f"{first}, nor the temp folder {system_temp_dir()} ({_why(exc)}); "
@@ -384,7 +438,7 @@ class FilesWorkload(Workload):
         if self.options.files is None:
             try:
                 root, self.corpus_note = provide_corpus(
-                    self.options.items_for("files"), self.stop_requested
+                    self.options.items_for("files"), self.stop_requested, self.preparing
                 )
             except CorpusStopped:
                 self.stopped_early = True

@@ -50,6 +50,7 @@ from typing import IO
 from aiohttp import web
 
 from conc_tui.lifecycle import watch
+from conc_tui.messages import Preparation, SiteReady, SiteStarting
 from conc_tui.workloads.base import WorkloadError
 
 INDEX_LINK_LIMIT = 20_000
@@ -334,8 +335,11 @@ class LocalSite:
         *,
         log_path: Path | None = None,
         start_timeout: float = 10.0,
+        preparing: Callable[[Preparation], None] | None = None,
     ) -> None:
         _check_args(pages, latency_ms, jitter)
+        self.preparing = preparing
+        """Told when the site starts and when it is ready (the run's preparation)."""
         self.pages = pages
         self.latency_ms = latency_ms
         self.jitter = jitter
@@ -381,6 +385,9 @@ class LocalSite:
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         log: IO[bytes] | int = subprocess.DEVNULL
+        if self.preparing is not None:
+            self.preparing(SiteStarting())
+        began = time.monotonic()
         if self.log_path is not None:
             log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it after Popen
         try:
@@ -395,6 +402,9 @@ class LocalSite:
         except BaseException:
             self.stop()
             raise
+        if self.preparing is not None:
+            address = self.url.split("://", 1)[-1]
+            self.preparing(SiteReady(address, time.monotonic() - began))
         return self.url
 
     def _read_ready(self, proc: subprocess.Popen[bytes]) -> str:

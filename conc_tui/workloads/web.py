@@ -272,7 +272,9 @@ class WebWorkload(Workload):
             if self._site is None:
                 pages = self.options.items_for("web")
                 log = work_dir / "site.log" if work_dir.is_dir() else None
-                self._site = LocalSite(pages, self.options.latency_ms, log_path=log)
+                self._site = LocalSite(
+                    pages, self.options.latency_ms, log_path=log, preparing=self.preparing
+                )
                 self.local_pages = pages
             start = self._site.start() + "/"
         else:
