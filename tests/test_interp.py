@@ -202,3 +202,65 @@ def test_a_timed_run_lasts_its_duration_and_cycles_the_inputs() -> None:
     assert result.status == "finished", result.reason
     assert 1.5 <= result.wall_s <= 3.5, result.wall_s
     assert result.items_done > 2  # it went round the two inputs again
+
+
+def _run_in_a_subinterpreter(code: str) -> str | None:
+    """Run ``code`` in a fresh subinterpreter with this import path; None or its error."""
+    found = interp._api()
+    assert found is not None
+    interpreter = found[1].create()
+    try:
+        interpreter.exec(interp._same_path())
+        interpreter.exec(code)
+    except Exception as exc:
+        return interp._failure_text(exc)
+    finally:
+        interpreter.close()
+    return None
+
+
+@needs_interpreters
+def test_the_files_workload_sweeps_stale_corpora_inside_a_subinterpreter(tmp_path: Path) -> None:
+    # A half-made corpus left by a process that is gone, one by a live one (this one).
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = tmp_path / f".corpus-v1.tmp-{dead.stdout.strip()}-x"
+    live = tmp_path / f".corpus-v1.tmp-{os.getpid()}-y"
+    stale.mkdir()
+    live.mkdir()
+    error = _run_in_a_subinterpreter(
+        "from pathlib import Path\n"
+        "from conc_tui.workloads.files import sweep_stale_corpus_temps\n"
+        f"assert sweep_stale_corpus_temps(Path({str(tmp_path)!r})) == 1\n"
+    )
+    assert error is None
+    assert not stale.exists() and live.exists()
+
+
+@needs_interpreters
+def test_process_alive_loads_without_psutil_in_a_subinterpreter() -> None:
+    error = _run_in_a_subinterpreter(
+        "import os, sys\n"
+        "from conc_tui.pids import process_alive\n"
+        "assert process_alive(os.getpid())\n"
+        "assert 'psutil' not in sys.modules\n"
+    )
+    assert error is None
+
+
+def test_process_alive_counts_a_zombie_as_gone() -> None:
+    from conc_tui.pids import process_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    # Not reaped yet: a zombie, which will never clean up after itself.
+    while process_alive(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not process_alive(child.pid)
+    assert child.poll() == 0  # it was a zombie until now, not a vanished pid
+    assert process_alive(os.getpid())
+    assert not process_alive(0) and not process_alive(-1)
