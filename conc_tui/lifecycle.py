@@ -35,7 +35,8 @@ from typing import IO
 
 import psutil
 
-from conc_tui.pids import process_alive
+# Re-exported: its home is psutil-free, for the workloads that run in subinterpreters.
+from conc_tui.pids import process_alive as process_alive
 
 RUN_PREFIX = "conc-tui-run-"
 WATCH_POLL_S = 0.1
