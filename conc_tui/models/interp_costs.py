@@ -85,6 +85,8 @@ class InterpCosts:
     """Cores other programs kept busy while this was measured (None: not known)."""
     cores: int | None = None
     """The machine's cores."""
+    fork_server_uss_bytes: int | None = None
+    """What the fork server holds alone, paid once per pool (None: spawned, or unknown)."""
 
     @property
     def machine_was_busy(self) -> bool:
@@ -125,6 +127,7 @@ class InterpCosts:
                 samples=int(data["samples"]),
                 others_cores_busy=_optional_float(data.get("others_cores_busy")),
                 cores=_optional_int(data.get("cores")),
+                fork_server_uss_bytes=_optional_int(data.get("fork_server_uss_bytes")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a measurement of interpreter costs ({exc})") from exc
@@ -206,10 +209,27 @@ def _pool_context(workload_module: str) -> tuple[Any, str]:
     return context, method
 
 
-def measure_processes(
-    workload_module: str, samples: int = SAMPLES
-) -> tuple[float, float, int | None, str]:
-    """(first start, median start, median USS, start method) of process workers."""
+def _fork_server_uss() -> int | None:
+    import psutil
+
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            if "multiprocessing.forkserver" in " ".join(child.cmdline()):
+                return _uss(child.pid)
+    return None
+
+
+@dataclass(frozen=True)
+class ProcessCosts:
+    first_start_s: float
+    start_s: float
+    uss_bytes: int | None
+    method: str
+    server_uss_bytes: int | None
+
+
+def measure_processes(workload_module: str, samples: int = SAMPLES) -> ProcessCosts:
+    """Start-up and memory of process workers started as the process model's pool does."""
     context, method = _pool_context(workload_module)
     times: list[float] = []
     sizes: list[int] = []
@@ -231,7 +251,8 @@ def measure_processes(
             worker.kill()
             worker.join(1)
     uss = int(statistics.median(sizes[1:])) if len(sizes) == len(times) else None
-    return times[0], statistics.median(times[1:]), uss, method
+    server = _fork_server_uss() if method == "forkserver" else None
+    return ProcessCosts(times[0], statistics.median(times[1:]), uss, method, server)
 
 
 def measure_interpreters(workload_module: str, samples: int = SAMPLES) -> tuple[float, int | None]:
@@ -287,7 +308,7 @@ def measure(samples: int = SAMPLES) -> InterpCosts:
         raise RuntimeError(need)
     module = type(_probe_workload()).__module__
     began, busy0, ours0 = time.monotonic(), machine_busy_s(), _tree_cpu_s()
-    first, process_s, process_uss, method = measure_processes(module, samples)
+    processes = measure_processes(module, samples)
     thread_s = time_thread_start(samples)
     interp_s, interp_uss = measure_interpreters(module, samples)
     support = workload_table()
@@ -295,16 +316,17 @@ def measure(samples: int = SAMPLES) -> InterpCosts:
     others = max(0.0, (machine_busy_s() - busy0) - (_tree_cpu_s() - ours0)) / window
     return InterpCosts(
         interp_start_s=interp_s,
-        process_start_s=process_s,
+        process_start_s=processes.start_s,
         thread_start_s=thread_s,
-        first_process_start_s=first,
-        process_method=method,
+        first_process_start_s=processes.first_start_s,
+        process_method=processes.method,
         interp_uss_bytes=interp_uss,
-        process_uss_bytes=process_uss,
+        process_uss_bytes=processes.uss_bytes,
         support=support,
         samples=samples,
         others_cores_busy=others,
         cores=os.cpu_count(),
+        fork_server_uss_bytes=processes.server_uss_bytes,
     )
 
 

@@ -582,10 +582,12 @@ def _cost_lines(costs: InterpCosts | str, width: int) -> list[Text]:
     interp_mb, process_mb = _fmt_size(costs.interp_uss_bytes), _fmt_size(costs.process_uss_bytes)
     lines.append(_cost_row("interp", costs.interp_start_s, width, interp_mb, ACCENT))
     lines.append(_cost_row("process", costs.process_start_s, width, process_mb))
-    lines.append(_cost_row(" first", costs.first_process_start_s, width))
+    server = costs.fork_server_uss_bytes
+    server_mb = _fmt_size(server) if server is not None else ""
+    lines.append(_cost_row(" first", costs.first_process_start_s, width, server_mb))
     lines.append(_cost_row("thread", costs.thread_start_s, width))
     if costs.process_method == "forkserver":
-        lines.append(Text("first: starts the fork server", _DIM))
+        lines.append(Text("first: + the fork server, once", _DIM))
     lines.append(Text("memory: pages it alone holds", _DIM))
     busy = costs.others_cores_busy
     if busy is not None and costs.cores and busy >= costs.cores / 4:
