@@ -15,7 +15,8 @@ is measured here, once per machine and Python, in a process of its own, and cach
 - **memory**, as USS (pages no other process shares), read by psutil from this, the
   observing, interpreter: psutil refuses to load inside a subinterpreter. An
   interpreter's is what the one process grew by per interpreter kept alive; a process
-  worker's is its own USS once ready.
+  worker's is its own USS once ready, and the fork server's its own (paid once per
+  pool, like its start).
 - **which workloads run**: each workload's module imported in a fresh interpreter,
   with the import's own error when it refuses (:func:`interp.workload_support`).
 
@@ -57,6 +58,8 @@ PROBE_WORKLOAD = "cpu"
 """The workload whose module each measured worker imports: one that runs everywhere."""
 CACHE_NAME = "interp-costs.json"
 _CACHE_FORMAT = 1
+WORKER_START_TIMEOUT_S = 60.0
+"""How long a measured process worker may take to answer before the measurement fails."""
 MEASURE_TIMEOUT_S = 180.0
 """How long the app waits for the measuring process (it takes a few seconds)."""
 # What the measurement depends on besides the machine: a new Pillow may learn to load
@@ -194,7 +197,7 @@ def _answer_and_wait(connection: Any) -> None:
 
 def _pool_context(workload_module: str) -> tuple[Any, str]:
     """A context like the process model's pool's, whose workers also preload this module."""
-    from conc_tui.models.process import mp_context, pool_context
+    from conc_tui.models.process import pool_context
 
     workload = _probe_workload()
     context: Any = pool_context(workload)
@@ -203,9 +206,6 @@ def _pool_context(workload_module: str) -> tuple[Any, str]:
         # The target must come preloaded too, or each fork would pay for importing it.
         modules = ["conc_tui.models.process", workload_module, __name__]
         context.set_forkserver_preload(modules)
-    elif method != "spawn":  # pragma: no cover - pool_context gives one or the other
-        context = mp_context()
-        method = "spawn"
     return context, method
 
 
@@ -221,6 +221,8 @@ def _fork_server_uss() -> int | None:
 
 @dataclass(frozen=True)
 class ProcessCosts:
+    """What process workers cost, started as the process model's pool starts them."""
+
     first_start_s: float
     start_s: float
     uss_bytes: int | None
@@ -238,6 +240,11 @@ def measure_processes(workload_module: str, samples: int = SAMPLES) -> ProcessCo
         began = time.perf_counter()
         worker = context.Process(target=_answer_and_wait, args=(theirs,), daemon=True)
         worker.start()
+        if not ours.poll(WORKER_START_TIMEOUT_S):
+            worker.kill()
+            raise RuntimeError(
+                f"a process worker did not start within {WORKER_START_TIMEOUT_S:.0f} s"
+            )
         pid = ours.recv()
         times.append(time.perf_counter() - began)
         theirs.close()
