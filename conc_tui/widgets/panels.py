@@ -511,15 +511,19 @@ def interp_view(
     interpreter costs against a process and a thread, and which workloads it can run.
 
     ``costs`` is the measurement, or a note saying why there is none ("measuring…");
-    without ``available`` it is the sentence saying what this Python lacks.
+    without ``available`` (this Python has no interpreters) it is not shown.
     """
     if snapshot is None or not snapshot.worker_views:
         lines = [
             Text("A subinterpreter per worker,"),
             Text("own GIL each, one process.", _DIM),
         ]
-        if not available:
-            return [*lines, Text(str(costs), WARN)]
+        if not available:  # the lanes say what this Python lacks
+            return [
+                *lines,
+                Text("Start-up, memory and workloads", _DIM),
+                Text("are measured on Python 3.13+.", _DIM),
+            ]
         return lines + _cost_lines(costs, width)
     views = snapshot.worker_views
     ended = (int(WorkerState.DONE), int(WorkerState.FAILED))
