@@ -457,3 +457,15 @@ def test_the_probe_takes_the_figures_the_measuring_process_prints(
     blob = json.dumps(EXAMPLE.to_json())
     probe = CostProbe([sys.executable, "-c", f"print({blob!r})"])
     assert _settle(probe) == EXAMPLE
+
+
+def test_keeping_the_costs_leaves_the_temp_folder_alone_when_the_cache_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("CONC_TUI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    assert interp_costs.store(EXAMPLE) == tmp_path / "cache" / interp_costs.CACHE_NAME
+    assert interp_costs.load_cached() == EXAMPLE
+    assert list(temp.iterdir()) == []  # no fallback cache made beside a working one

@@ -354,12 +354,12 @@ def cache_key() -> str:
     )
 
 
-def _cache_files() -> list[Path]:
-    places: list[Path] = []
+def _cache_file() -> Path | None:
+    """Where the figures are kept: the cache, or the private fallback when it cannot be made."""
     for where in (cache_dir, fallback_cache_dir):
         with contextlib.suppress(OSError):
-            places.append(where() / CACHE_NAME)
-    return places
+            return where() / CACHE_NAME
+    return None
 
 
 def _read_entries(path: Path) -> dict[str, Any]:
@@ -375,33 +375,37 @@ def _read_entries(path: Path) -> dict[str, Any]:
 
 def load_cached() -> InterpCosts | None:
     """The figures measured before for :func:`cache_key`, if any were (and are readable)."""
-    key = cache_key()
-    for path in _cache_files():
-        entry = _read_entries(path).get(key)
-        if entry is not None:
-            with contextlib.suppress(ValueError):
-                return InterpCosts.from_json(entry)
-    return None
+    path = _cache_file()
+    entry = _read_entries(path).get(cache_key()) if path is not None else None
+    if entry is None:
+        return None
+    try:
+        return InterpCosts.from_json(entry)
+    except ValueError:
+        return None
 
 
 def store(costs: InterpCosts) -> Path | None:
     """Keep the figures for :func:`cache_key` (beside other Pythons'); where, or None."""
-    for path in _cache_files():
-        entries = _read_entries(path)
-        entries[cache_key()] = costs.to_json()
-        text = json.dumps({"format": _CACHE_FORMAT, "entries": entries}, indent=1)
-        try:
-            # Whole or not at all: two apps measuring at once must not mix their writes.
-            fd, temp = tempfile.mkstemp(prefix=".interp-costs-", dir=path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(temp, path)
-        except OSError:
-            with contextlib.suppress(OSError, UnboundLocalError):
+    path = _cache_file()
+    if path is None:
+        return None
+    entries = _read_entries(path)
+    entries[cache_key()] = costs.to_json()
+    text = json.dumps({"format": _CACHE_FORMAT, "entries": entries}, indent=1)
+    temp: str | None = None
+    try:
+        # Whole or not at all: two apps measuring at once must not mix their writes.
+        fd, temp = tempfile.mkstemp(prefix=".interp-costs-", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except OSError:
+        if temp is not None:
+            with contextlib.suppress(OSError):
                 os.unlink(temp)
-            continue
-        return path
-    return None
+        return None
+    return path
 
 
 MEASURE_COMMAND = "import sys; from conc_tui.models.interp_costs import main; sys.exit(main())"
