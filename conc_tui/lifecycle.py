@@ -35,6 +35,9 @@ from typing import IO
 
 import psutil
 
+# Re-exported: its home is psutil-free, for the workloads that run in subinterpreters.
+from conc_tui.pids import process_alive as process_alive
+
 RUN_PREFIX = "conc-tui-run-"
 WATCH_POLL_S = 0.1
 """How often a watcher polls where the kernel cannot tell it (no pidfd)."""
@@ -74,17 +77,6 @@ def remove_orphaned_run_dirs() -> int:
 
 
 # -- liveness --------------------------------------------------------------------------
-
-
-def process_alive(pid: int) -> bool:
-    """True while ``pid`` runs; a zombie counts as gone (it will never clean up)."""
-    try:
-        status: str = psutil.Process(pid).status()
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return True
-    return status != str(psutil.STATUS_ZOMBIE)
 
 
 def _wait_for_exit(pid: int) -> None:

@@ -7,24 +7,34 @@ missing API fails there instead of skipping.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes import make_snapshot
+from rich.text import Text
 from subinterp_items import HalfFailing
 
 from conc_tui.config import RunConfig, WorkloadOptions
 from conc_tui.engine import execute, make_workload
-from conc_tui.models import interp
+from conc_tui.models import interp, interp_costs
 from conc_tui.models.base import RunContext
+from conc_tui.models.interp_costs import CostProbe, InterpCosts
+from conc_tui.registry import WORKLOADS
 from conc_tui.telemetry.snapshot import Snapshot
 from conc_tui.telemetry.states import Event, EventKind
+from conc_tui.widgets.panels import interp_view
 
 NEED = interp.available()
 if NEED is not None and os.environ.get("CONC_TUI_REQUIRE_INTERP") == "1":
@@ -202,3 +212,260 @@ def test_a_timed_run_lasts_its_duration_and_cycles_the_inputs() -> None:
     assert result.status == "finished", result.reason
     assert 1.5 <= result.wall_s <= 3.5, result.wall_s
     assert result.items_done > 2  # it went round the two inputs again
+
+
+def _run_in_a_subinterpreter(code: str) -> str | None:
+    """Run ``code`` in a fresh subinterpreter with this import path; None or its error."""
+    found = interp._api()
+    assert found is not None
+    interpreter = found[1].create()
+    try:
+        interpreter.exec(interp._same_path())
+        interpreter.exec(code)
+    except Exception as exc:
+        return interp._failure_text(exc)
+    finally:
+        interpreter.close()
+    return None
+
+
+@needs_interpreters
+def test_the_files_workload_sweeps_stale_corpora_inside_a_subinterpreter(tmp_path: Path) -> None:
+    # A half-made corpus left by a process that is gone, one by a live one (this one).
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = tmp_path / f".corpus-v1.tmp-{dead.stdout.strip()}-x"
+    live = tmp_path / f".corpus-v1.tmp-{os.getpid()}-y"
+    stale.mkdir()
+    live.mkdir()
+    error = _run_in_a_subinterpreter(
+        "from pathlib import Path\n"
+        "from conc_tui.workloads.files import sweep_stale_corpus_temps\n"
+        f"assert sweep_stale_corpus_temps(Path({str(tmp_path)!r})) == 1\n"
+    )
+    assert error is None
+    assert not stale.exists() and live.exists()
+
+
+@needs_interpreters
+def test_process_alive_loads_without_psutil_in_a_subinterpreter() -> None:
+    error = _run_in_a_subinterpreter(
+        "import os, sys\n"
+        "from conc_tui.pids import process_alive\n"
+        "assert process_alive(os.getpid())\n"
+        "assert 'psutil' not in sys.modules\n"
+    )
+    assert error is None
+
+
+def test_process_alive_counts_a_zombie_as_gone() -> None:
+    from conc_tui.pids import process_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    # Not reaped yet: a zombie, which will never clean up after itself.
+    while process_alive(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not process_alive(child.pid)
+    assert child.poll() == 0  # it was a zombie until now, not a vanished pid
+    assert process_alive(os.getpid())
+    assert not process_alive(0) and not process_alive(-1)
+
+
+# --- What one interpreter costs against a process and a thread (the pane's own view) ---
+
+PILLOW_REFUSAL = "ImportError: module PIL._imaging does not support loading in subinterpreters"
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InterpCosts, Path]]:
+    """The real measurement, as the app gets it: a child process, its own cache.
+
+    Its temp folder is one of its own (short: the fork server's socket lives there),
+    which must be empty afterwards.
+    """
+    cache = tmp_path_factory.mktemp("costs-cache")
+    temp = Path(tempfile.mkdtemp(prefix="ct-"))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", interp_costs.MEASURE_COMMAND],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={**os.environ, "CONC_TUI_CACHE": str(cache), "TMPDIR": str(temp)},
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert list(temp.iterdir()) == []
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    yield InterpCosts.from_json(json.loads(done.stdout)), cache
+
+
+@needs_interpreters
+def test_an_interpreter_starts_slower_than_a_thread_and_a_process_worker_than_a_thread(
+    measured: tuple[InterpCosts, Path],
+) -> None:
+    costs, _cache = measured
+    assert costs.samples == interp_costs.SAMPLES
+    assert costs.thread_start_s > 0
+    # A thread is a clone() away; both others import the interpreters model's modules
+    # (an interpreter for itself; a forked worker finds them preloaded in its server).
+    assert costs.interp_start_s > costs.thread_start_s
+    assert costs.process_start_s > costs.thread_start_s
+    # The fork server's own start is paid by the first worker only.
+    if costs.process_method == "forkserver":
+        assert costs.first_process_start_s > costs.process_start_s
+    assert costs.interp_uss_bytes is not None and costs.interp_uss_bytes > 2**20
+    assert costs.process_uss_bytes is not None and costs.process_uss_bytes > 0
+    if costs.process_method == "forkserver":
+        assert costs.fork_server_uss_bytes is not None and costs.fork_server_uss_bytes > 2**20
+    assert costs.cores == os.cpu_count() and costs.others_cores_busy is not None
+
+
+@needs_interpreters
+def test_the_workload_table_says_images_refuses_with_pillows_message(
+    measured: tuple[InterpCosts, Path],
+) -> None:
+    costs, _cache = measured
+    table = dict(costs.support)
+    assert set(table) == set(WORKLOADS)
+    assert table["images"] == PILLOW_REFUSAL
+    assert table["cpu"] is None and table["files"] is None and table["web"] is None
+
+
+@needs_interpreters
+def test_a_quiet_measurement_is_cached_for_this_python_and_a_busy_one_is_not(
+    measured: tuple[InterpCosts, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    costs, cache = measured
+    monkeypatch.setenv("CONC_TUI_CACHE", str(cache))
+    assert interp_costs.load_cached() == (None if costs.machine_was_busy else costs)
+
+
+EXAMPLE = InterpCosts(
+    interp_start_s=0.172,
+    process_start_s=0.0061,
+    thread_start_s=0.000104,
+    first_process_start_s=0.414,
+    process_method="forkserver",
+    interp_uss_bytes=int(7.9 * 2**20),
+    process_uss_bytes=int(2.5 * 2**20),
+    support=(("images", PILLOW_REFUSAL), ("files", None), ("web", None), ("cpu", None)),
+    others_cores_busy=0.1,
+    cores=2,
+    fork_server_uss_bytes=int(14.3 * 2**20),
+)
+"""Figures shaped like a measurement, for the pane's layout (not shown to anyone)."""
+
+
+def _plain(lines: list[Text]) -> list[str]:
+    return [line.plain for line in lines]
+
+
+def test_the_idle_pane_shows_one_of_each_and_which_workloads_run() -> None:
+    lines = _plain(interp_view(None, 30, EXAMPLE))
+    assert "interp    172 ms   7.9 MB" in lines
+    assert "process   6.1 ms   2.5 MB" in lines
+    assert " first    414 ms    14 MB" in lines
+    # Under a millisecond is shown in microseconds, never rounded to "0 ms".
+    assert "thread    104 µs" in lines
+    assert f"images    refuses: {PILLOW_REFUSAL}" in lines
+    assert "cpu       runs" in lines and "files     runs" in lines and "web       runs" in lines
+    assert not any("cores busy" in line for line in lines)
+
+
+@pytest.mark.parametrize("width", [30, 24, 18])
+def test_no_figure_of_the_costs_is_cut_in_a_narrow_panel(width: int) -> None:
+    lines = interp_view(None, width, EXAMPLE)
+    rows = [line for line in lines if re.search(r"\d (ms|µs|MB)$", line.plain)]
+    assert len(rows) == 4
+    for row in rows:
+        assert row.cell_len <= width
+        # Each figure is whole: a number and its unit, never "7.9" without "MB".
+        assert re.fullmatch(r"\s?\w+\s+[\d.]+ (ms|µs)( +[\d.]+ MB)?", row.plain), row.plain
+
+
+def test_the_pane_says_measuring_until_the_costs_are_known() -> None:
+    lines = _plain(interp_view(None, 30, interp_costs.MEASURING))
+    assert lines[-1] == "measuring…"
+    assert not any(re.search(r"\d (ms|MB)", line) for line in lines)
+
+
+def test_a_busy_machine_during_the_measurement_is_said() -> None:
+    busy = dataclasses.replace(EXAMPLE, others_cores_busy=1.4)
+    assert "others kept 1.4 cores busy" in _plain(interp_view(None, 30, busy))
+    assert busy.machine_was_busy and not EXAMPLE.machine_was_busy
+
+
+def test_on_an_older_python_the_pane_says_what_it_needs_instead() -> None:
+    need = "the interpreters model needs Python 3.13 with `pip install conc-tui[interp]`"
+    lines = _plain(interp_view(None, 30, need, available=False))
+    assert lines[-1] == "are measured on Python 3.13+."
+    assert not any("measured here" in line or "measuring" in line for line in lines)
+
+
+def test_a_running_pane_shows_its_interpreters_and_the_costs() -> None:
+    snapshot = make_snapshot("interp", "cpu", 2, 12)
+    lines = _plain(interp_view(snapshot, 30, EXAMPLE))
+    assert lines[0].startswith("alive     ") and lines[0].endswith(" of 2, one process")
+    assert "interp    172 ms   7.9 MB" in lines
+    assert f"images    refuses: {PILLOW_REFUSAL}" in lines
+
+
+def test_the_probe_serves_the_cache_without_measuring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONC_TUI_CACHE", str(tmp_path))
+    assert interp_costs.load_cached() is None
+    assert interp_costs.store(EXAMPLE) == tmp_path / interp_costs.CACHE_NAME
+    probe = CostProbe([sys.executable, "-c", "raise SystemExit('must not run')"])
+    assert probe.current() == EXAMPLE
+    # A cache that is not a measurement is ignored, not trusted.
+    (tmp_path / interp_costs.CACHE_NAME).write_text('{"format": 1, "entries": {"x": 1}}')
+    assert interp_costs.load_cached() is None
+
+
+def _settle(probe: CostProbe) -> InterpCosts | str:
+    deadline = time.monotonic() + 30
+    answer = probe.current()
+    while answer == interp_costs.MEASURING and time.monotonic() < deadline:
+        time.sleep(0.05)
+        answer = probe.current()
+    return answer
+
+
+def test_the_probe_says_measuring_then_why_the_measurement_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONC_TUI_CACHE", str(tmp_path))
+    probe = CostProbe(
+        [sys.executable, "-c", "import time, sys; time.sleep(0.3); sys.exit('no luck')"]
+    )
+    assert probe.current() == interp_costs.MEASURING
+    assert _settle(probe) == "not measured: no luck"
+
+
+def test_the_probe_takes_the_figures_the_measuring_process_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONC_TUI_CACHE", str(tmp_path))
+    blob = json.dumps(EXAMPLE.to_json())
+    probe = CostProbe([sys.executable, "-c", f"print({blob!r})"])
+    assert _settle(probe) == EXAMPLE
+
+
+def test_keeping_the_costs_leaves_the_temp_folder_alone_when_the_cache_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("CONC_TUI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    assert interp_costs.store(EXAMPLE) == tmp_path / "cache" / interp_costs.CACHE_NAME
+    assert interp_costs.load_cached() == EXAMPLE
+    assert list(temp.iterdir()) == []  # no fallback cache made beside a working one

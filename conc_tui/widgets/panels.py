@@ -10,6 +10,7 @@ from rich.text import Text
 
 from conc_tui.config import RunConfig
 from conc_tui.knobs import changed_knobs
+from conc_tui.models.interp_costs import InterpCosts, current_costs
 from conc_tui.printable import printable
 from conc_tui.registry import gil_enabled, model_spec
 from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot, WorkerView
@@ -524,24 +525,43 @@ def worker_cores(views: tuple[WorkerView, ...]) -> frozenset[int]:
 
 
 def interp_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
-    """The interpreters view: how many are alive, their start-up, their one process's
-    memory, and each one's GIL waits (measured per thread: each has its own GIL)."""
+    """The interpreters view, with this machine's costs (measured once, see
+    :mod:`conc_tui.models.interp_costs`; the first call starts measuring them)."""
+    need = model_spec("interp").available()
+    costs: InterpCosts | str = need if need is not None else current_costs()
+    return interp_view(snapshot, width, costs, available=need is None)
+
+
+def interp_view(
+    snapshot: Snapshot | None, width: int, costs: InterpCosts | str, *, available: bool = True
+) -> list[Text]:
+    """How many interpreters are alive, their start-up and their one process's memory,
+    each one's GIL waits (measured per thread: each has its own GIL); then what one
+    interpreter costs against a process and a thread, and which workloads it can run.
+
+    ``costs`` is the measurement, or a note saying why there is none ("measuring…");
+    without ``available`` (this Python has no interpreters) it is not shown.
+    """
     if snapshot is None or not snapshot.worker_views:
-        return [
-            Text("Each worker: a subinterpreter,"),
-            Text("its own GIL and modules, one", _DIM),
-            Text("OS thread, all in one process.", _DIM),
-            Text("Start-up, memory and GIL", _DIM),
-            Text("waits of each appear here.", _DIM),
+        lines = [
+            Text("A subinterpreter per worker,"),
+            Text("own GIL each, one process.", _DIM),
         ]
+        if not available:  # the lanes say what this Python lacks
+            return [
+                *lines,
+                Text("Start-up, memory and workloads", _DIM),
+                Text("are measured on Python 3.13+.", _DIM),
+            ]
+        return lines + _cost_lines(costs, width)
     views = snapshot.worker_views
     ended = (int(WorkerState.DONE), int(WorkerState.FAILED))
     alive = sum(1 for v in views if v.state not in ended)
     lines = [
-        _kv("alive", f"{alive} of {len(views)} interpreters, one process"),
+        _kv("alive", f"{alive} of {len(views)}, one process"),
         _kv(
             "start-up",
-            fmt_seconds(snapshot.startup_s) + " until all were ready"
+            fmt_seconds(snapshot.startup_s) + ", all ready"
             if snapshot.startup_s is not None
             else "measuring…",
         ),
@@ -551,6 +571,66 @@ def interp_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
     if runner and runner[0]:
         lines.append(_kv("memory", f"{fmt_mb(runner[0])} in all"))
     lines.extend(gil_lines(snapshot, width))
+    return lines + _cost_lines(costs, width)
+
+
+def fmt_short_time(seconds: float) -> str:
+    """A start-up time in at most six cells, down to microseconds: "104 µs", "6.1 ms"."""
+    if seconds < 0.001:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+def _fmt_size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    mb = size / 2**20
+    return f"{mb:.1f} MB" if mb < 10 else f"{mb:.0f} MB"
+
+
+def _cost_row(name: str, start: float, width: int, memory: str = "", style: str = "") -> Text:
+    """A row of the costs table (``memory`` empty: that column is not measured)."""
+    # Columns are dropped whole when narrow (fit): no figure is cut or wrapped in two.
+    parts: list[Part | list[Part]] = [
+        (f"{name:<9}", style or _DIM),
+        (f"{fmt_short_time(start):>7}", style),
+    ]
+    if memory:
+        parts.append((f"{memory:>9}", style))
+    return fit(parts, width)
+
+
+def _cost_lines(costs: InterpCosts | str, width: int) -> list[Text]:
+    """One interpreter against one process and one thread, and the workloads it runs."""
+    lines = [Text("One of each, measured here", "bold")]
+    if isinstance(costs, str):
+        return [*lines, Text(costs, _DIM)]
+    lines.append(
+        fit([(f"{'':<9}", _DIM), (f"{'start':>7}", _DIM), (f"{'memory':>9}", _DIM)], width)
+    )
+    interp_mb, process_mb = _fmt_size(costs.interp_uss_bytes), _fmt_size(costs.process_uss_bytes)
+    lines.append(_cost_row("interp", costs.interp_start_s, width, interp_mb, ACCENT))
+    lines.append(_cost_row("process", costs.process_start_s, width, process_mb))
+    server = costs.fork_server_uss_bytes
+    server_mb = _fmt_size(server) if server is not None else ""
+    lines.append(_cost_row(" first", costs.first_process_start_s, width, server_mb))
+    lines.append(_cost_row("thread", costs.thread_start_s, width))
+    if costs.process_method == "forkserver":
+        lines.append(Text("first: + the fork server, once", _DIM))
+    lines.append(Text("memory: pages it alone holds", _DIM))
+    busy = costs.others_cores_busy
+    if busy is not None and costs.cores and busy >= costs.cores / 4:
+        lines.append(fit([("others kept ", WARN), (f"{busy:.1f} cores busy", WARN)], width))
+    lines.append(Text("Workloads in an interpreter", "bold"))
+    for name, reason in costs.support:
+        if reason is None:
+            lines.append(_kv(name, Text("runs", OK)))
+        else:
+            lines.append(_kv(name, Text(f"refuses: {reason}", BAD)))
     return lines
 
 

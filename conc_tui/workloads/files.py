@@ -42,6 +42,7 @@ from conc_tui.paths import (
     fallback_cache_dir,
     system_temp_dir,
 )
+from conc_tui.pids import process_alive
 from conc_tui.printable import printable
 from conc_tui.telemetry.lock import InstrumentedFileHandler
 from conc_tui.telemetry.recorder import current_recorder
@@ -203,10 +204,6 @@ def sweep_stale_corpus_temps(cache: Path) -> int:
     A process killed while generating (SIGKILL, a power cut) cannot clean up; its
     folder carries its pid, so any later start can tell it is orphaned.
     """
-    # Here, not at the top: lifecycle needs psutil, which refuses to load in a
-    # subinterpreter, and the workers of the interpreters model import this module.
-    from conc_tui.lifecycle import process_alive
-
     removed = 0
     try:
         candidates = list(cache.glob(f".corpus-v*{_TEMP_MARK}*"))
