@@ -192,3 +192,20 @@ def test_every_lane_glyph_and_actor_mark_is_one_cell_wide() -> None:
 
     row = WorkerLanes().render_row(replace(view, items_done=1234567), 60)
     assert row.cell_length == 60
+
+
+def test_loop_lag_mean_says_it_counts_finished_ticks_only() -> None:
+    """During a block "now" and "max" include the stall while the mean cannot yet: a
+    line reading "4.03 s now · mean 0.0 ms" must say what the mean is over."""
+    from dataclasses import replace
+
+    from fakes import make_snapshot
+
+    from conc_tui.widgets.panels import async_lines
+
+    snapshot = make_snapshot("async", "web", 50, 30)
+    assert snapshot.loop is not None
+    loop = replace(snapshot.loop, lag_ms=4030.0, lag_max_ms=4030.0, lag_mean_ms=0.0)
+    text = "\n".join(line.plain for line in async_lines(replace(snapshot, loop=loop), 60))
+    assert "4.03 s now" in text
+    assert "mean 0.0 ms of ticks done · max 4.03 s" in text

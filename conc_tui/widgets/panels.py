@@ -479,7 +479,14 @@ def async_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
     lag_style = ALARM if loop.lag_ms >= BLOCKED_LAG_MS else OK
     # Two lines: on one, a narrow panel cut the worst lag mid-number.
     lines.append(_kv("loop lag", Text(fmt_lag(loop.lag_ms) + " now", lag_style)))
-    lines.append(Text(f"  mean {fmt_lag(loop.lag_mean_ms)} · max {fmt_lag(loop.lag_max_ms)}", _DIM))
+    # The mean is over the heartbeats that came back; "now" and the max also count a
+    # stall still going on, so during a block the mean can stay small: say which is which.
+    lines.append(
+        Text(
+            f"  mean {fmt_lag(loop.lag_mean_ms)} of ticks done · max {fmt_lag(loop.lag_max_ms)}",
+            _DIM,
+        )
+    )
     lines.append(_kv("mode", loop.blocking))
     if loop.blocking == TO_THREAD_MODE and not gil_enabled():
         lines.append(_kv("GIL wait", "not applicable: the GIL is off"))
