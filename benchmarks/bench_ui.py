@@ -3,7 +3,8 @@
 Everything here drives the real ``conc-tui`` in a real terminal (tmux) with the real
 engine, and measures from the outside:
 
-a. **CPU budget**: all three panes' runs live (loop mode, so they never end), 160x48,
+a. **CPU budget**: all three panes' runs live (loop mode, so they never end), 160x48
+   (and part e: the same at 200x60, the lanes filling the taller screen),
    default refresh; the UI process's own CPU time (psutil, not its lab/runner/worker
    children) over a window, side by side with ``htop -d 1`` in a terminal of the
    same size during the same window.
@@ -149,10 +150,10 @@ def all_panes_live(term: Term) -> None:
     term.wait_for(lambda s: live_panes(s) == 3 and "RUNNING" in s, 180, poll_s=0.2)
 
 
-def bench_cpu(window_s: float) -> dict[str, float]:
+def bench_cpu(window_s: float, cols: int = COLS, rows: int = ROWS) -> dict[str, float]:
     # Big inputs so that every run outlasts the window; loop mode covers the rest.
-    app = Term("bench-ui-app", app_command("--items", "2000", "--max-pages", "5000"))
-    top = Term("bench-ui-htop", ["htop", "-d", "1"])
+    app = Term("bench-ui-app", app_command("--items", "2000", "--max-pages", "5000"), cols, rows)
+    top = Term("bench-ui-htop", ["htop", "-d", "1"], cols, rows)
     try:
         all_panes_live(app)
         time.sleep(2)
@@ -390,7 +391,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--quick", action="store_true", help="one short run of each")
-    parser.add_argument("--parts", default="abcd", help="which measurements: a, b, c, d")
+    parser.add_argument(
+        "--parts", default="abcde", help="which measurements: a, b, c, d, e (a at 200x60)"
+    )
     args = parser.parse_args()
     runs, window = (1, 5.0) if args.quick else (args.runs, args.window)
     for tool in ("tmux", "htop"):
@@ -400,7 +403,7 @@ def main() -> int:
 
     results: dict[str, Any] = {"terminal": f"{COLS}x{ROWS}", "runs": runs, "window_s": window}
     previous = RESULTS / "ui.json"
-    if args.parts != "abcd" and previous.exists():
+    if args.parts != "abcde" and previous.exists():
         # Measuring some parts again keeps the others' figures.
         kept = json.loads(previous.read_text())
         kept.pop("machine", None)
@@ -408,6 +411,9 @@ def main() -> int:
     if "a" in args.parts:
         results["a_cpu"] = measure_a(runs, window)
         log(f"a {results['a_cpu']}")
+    if "e" in args.parts:
+        results["e_cpu_200x60"] = measure_a(runs, window, 200, 60)
+        log(f"e {results['e_cpu_200x60']}")
     if "b" in args.parts:
         results["b_rate"] = measure_b(runs, window)
         log(f"b {results['b_rate']}")
@@ -427,8 +433,8 @@ def log(text: str) -> None:
     print(f"bench_ui: {text}", file=sys.stderr, flush=True)
 
 
-def measure_a(runs: int, window: float) -> dict[str, Any]:
-    cpu = [bench_cpu(window) for _ in range(runs)]
+def measure_a(runs: int, window: float, cols: int = COLS, rows: int = ROWS) -> dict[str, Any]:
+    cpu = [bench_cpu(window, cols, rows) for _ in range(runs)]
     ui = [c["ui"] for c in cpu]
     top = [c["htop"] for c in cpu]
     ratios = [c["ui"] / c["htop"] for c in cpu if c["htop"] > 0]

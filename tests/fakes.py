@@ -10,6 +10,8 @@ event straight to a list, for tests of what workers record.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -428,3 +430,14 @@ class LocalRecorder(Recorder):
 
     def _emit(self, kind: int, value: int, extra: int) -> None:
         self._sink((time.monotonic_ns(), self.worker_id, kind, value, extra))
+
+
+def pid_of_a_finished_process() -> int:
+    """A pid that belonged to a process which has exited (for sweeps of leftovers)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout.strip())

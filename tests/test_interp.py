@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes import make_snapshot
+from fakes import make_snapshot, pid_of_a_finished_process
 from rich.text import Text
 from subinterp_items import HalfFailing
 
@@ -232,13 +232,7 @@ def _run_in_a_subinterpreter(code: str) -> str | None:
 @needs_interpreters
 def test_the_files_workload_sweeps_stale_corpora_inside_a_subinterpreter(tmp_path: Path) -> None:
     # A half-made corpus left by a process that is gone, one by a live one (this one).
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    stale = tmp_path / f".corpus-v1.tmp-{dead.stdout.strip()}-x"
+    stale = tmp_path / f".corpus-v1.tmp-{pid_of_a_finished_process()}-x"
     live = tmp_path / f".corpus-v1.tmp-{os.getpid()}-y"
     stale.mkdir()
     live.mkdir()

@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 import pytest
 from aiohttp import web
-from fakes import FakeController
+from fakes import FakeController, pid_of_a_finished_process
 from PIL import Image
 
 from conc_tui import cli
@@ -172,13 +172,7 @@ def test_orphaned_run_folders_are_swept(tmp_path: Path, monkeypatch: pytest.Monk
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    orphan = tmp_path / f"{RUN_PREFIX}{dead.stdout.strip()}-x"
+    orphan = tmp_path / f"{RUN_PREFIX}{pid_of_a_finished_process()}-x"
     mine = tmp_path / f"{RUN_PREFIX}{os.getpid()}-y"
     orphan.mkdir()
     mine.mkdir()
