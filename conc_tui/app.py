@@ -333,9 +333,13 @@ class ConcApp(App[None]):
         if state.loop and message.snapshot.phase is Phase.FINISHED:
             generation = state.generation
             self.set_timer(LOOP_PAUSE_S, lambda: self._loop_again(message.model, generation))
+        if message.model != self.current:
+            # Kept, not drawn: it must not hold back the visible pane's next frame.
+            self._store(message.model, message.snapshot)
+            return
         now = time.monotonic()
         wait = self._min_redraw_s - (now - self._last_redraw)
-        if message.model != self.current or wait <= 0:
+        if wait <= 0:
             self._last_redraw = now
             self.show_snapshot(message.model, message.snapshot)
             return

@@ -326,3 +326,30 @@ async def test_core_samples_reaching_a_pane_before_mount_or_after_removal_are_ha
         app.on_cores_sampled(CoresSampled(history))
         await pilot.pause()
         assert app.is_running
+
+
+@sync
+async def test_a_hidden_panes_snapshot_does_not_hold_back_the_visible_panes_frame() -> None:
+    """Snapshots of panes not on screen are kept, not drawn: they must not reset the
+    redraw throttle, or the visible pane's next frame waits for a timer."""
+    from fakes import make_snapshot
+
+    from conc_tui.app import SnapshotArrived
+
+    app, _ = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        thread, process = app.panes["thread"], app.panes["process"]
+        app.on_snapshot_arrived(
+            SnapshotArrived("thread", thread.generation, make_snapshot("thread", "cpu", 2, 5))
+        )
+        await asyncio.sleep(0.12)  # more than one frame's interval at 10 Hz
+        app.on_snapshot_arrived(
+            SnapshotArrived("process", process.generation, make_snapshot("process", "cpu", 2, 5))
+        )
+        assert process.snapshot is not None  # kept for when the pane is shown
+        newer = make_snapshot("thread", "cpu", 2, 9)
+        app.on_snapshot_arrived(SnapshotArrived("thread", thread.generation, newer))
+        lanes = app.query_one("#pane-thread WorkerLanes", WorkerLanes)
+        # Drawn at once, not left for a timer.
+        assert lanes.history.elapsed_s == pytest.approx(newer.elapsed_s)
