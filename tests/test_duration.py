@@ -131,3 +131,28 @@ def test_a_timed_frontier_hands_out_nothing_after_its_deadline() -> None:
     assert not frontier.exhausted  # the item in flight still finishes
     frontier.complete(ItemResult(0, "a", ok=True))
     assert frontier.exhausted
+
+
+def test_items_that_finished_as_the_stop_arrived_are_counted() -> None:
+    """A stop drops the items still queued or running, never ones already done."""
+    import threading
+    from concurrent.futures import Future
+
+    from conc_tui.models.base import drive_pool
+
+    frontier = Frontier(_Listed(["a", "b", "c", "d"]))
+    stop = threading.Event()
+    queued: list[Future[ItemResult]] = []
+
+    def submit(item: Item) -> Future[ItemResult]:
+        future: Future[ItemResult] = Future()
+        if item.index < 2:  # these two finish; the stop comes with the third
+            future.set_result(ItemResult(item.index, item.key, ok=True))
+        else:
+            stop.set()
+        queued.append(future)
+        return future
+
+    assert drive_pool(submit, frontier, capacity=4, stop=stop) == ""
+    assert sorted(r.key for r in frontier.results) == ["a", "b"]
+    assert all(f.cancelled() for f in queued[2:])

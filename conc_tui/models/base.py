@@ -183,9 +183,11 @@ def drive_pool(
             return ""
         done, _ = wait(in_flight, timeout=0.1, return_when=FIRST_COMPLETED)
         if stop.is_set():
+            # Items that finished count, also as the stop arrives; the rest are dropped.
             for future in in_flight:
                 future.cancel()
-            return ""
+            done = {future for future in in_flight if future.done() and not future.cancelled()}
+            in_flight = {future: in_flight[future] for future in done}
         for future in done:
             item = in_flight.pop(future)
             try:
@@ -198,6 +200,8 @@ def drive_pool(
             except Exception as exc:  # e.g. a result that cannot be pickled
                 result = failed_result(item, exc)
             frontier.complete(result)
+        if stop.is_set():
+            return ""
 
 
 def broken_pool_reason(exc: BaseException) -> str:
