@@ -446,8 +446,13 @@ def test_h_opens_the_lab_which_runs_an_experiment_and_shows_both_variants() -> N
             assert outcome.document["schema"] == SCHEMA and outcome.document["quick"]
             await pilot.pause()
             shown = _text(body.content)
-            assert shown == _text(experiment_view(registry.get("debug"), outcome, None))
-            assert "broken" in shown and "fixed" in shown
+            variants = screen.timelines["debug"].variants()
+            room = screen.query_one("#hazard-scroll").scrollable_content_region.size
+            size = (room.width - 1, room.height)
+            view = experiment_view(registry.get("debug"), outcome, None, (), variants, size)
+            assert shown == _text(view)
+            assert [v.title.split(":")[0] for v in variants] == ["broken", "fixed"]
+            assert "broken: " in shown and "fixed: " in shown
             assert "hazard shown: yes · fixed variant clean: yes" in shown
             assert "record 5 is malformed" in shown
             await pilot.press("escape")

@@ -1,9 +1,11 @@
 """The hazard lab: the trade-offs as real experiments, broken and fixed side by side.
 
 The list holds the experiments of :mod:`conc_tui.hazards.registry`; Enter runs the
-highlighted one in a child process (``conc-tui demo NAME --json``, see
-:mod:`conc_tui.hazards.isolated`) and shows the figures of its document, the broken
-variant beside the fixed one, and the sentence built from them. Closing the screen
+highlighted one in a child process (``conc-tui demo NAME --json --stream``, see
+:mod:`conc_tui.hazards.isolated`). While it runs, its workers are drawn as lanes from
+the marks the child streams (each variant under the one before, on one time axis);
+at the end come the sentence built from the figures and the figures themselves, the
+broken variant beside the fixed one. Closing the screen
 while an experiment runs kills it and its processes.
 """
 
@@ -30,9 +32,39 @@ from conc_tui.hazards import registry
 from conc_tui.hazards.base import Experiment
 from conc_tui.hazards.isolated import Outcome, run_isolated
 from conc_tui.hazards.report import cell_lines
+from conc_tui.hazards.stream import Timelines, VariantTimeline
+from conc_tui.hazards.timeline import LaneState
+from conc_tui.telemetry.states import WorkerState
+from conc_tui.widgets.glyphs import STATE_GLYPHS, style
 
 TICK_S = 0.25
-"""How often the elapsed time of a running experiment is redrawn."""
+"""How often a running experiment's lanes and elapsed time are redrawn."""
+
+LANE_LOOKS: dict[LaneState, tuple[str, WorkerState]] = {
+    LaneState.RUNNING: (STATE_GLYPHS[WorkerState.RUNNING], WorkerState.RUNNING),
+    LaneState.WAIT_LOCK: (STATE_GLYPHS[WorkerState.WAIT_LOCK], WorkerState.WAIT_LOCK),
+    LaneState.HOLDING: ("■", WorkerState.WAIT_LOCK),
+    LaneState.BLOCKED: (STATE_GLYPHS[WorkerState.RUNNING], WorkerState.FAILED),
+    LaneState.WAIT_IO: (STATE_GLYPHS[WorkerState.WAIT_IO], WorkerState.WAIT_IO),
+    LaneState.IDLE: (STATE_GLYPHS[WorkerState.IDLE], WorkerState.IDLE),
+    LaneState.DONE: (STATE_GLYPHS[WorkerState.DONE], WorkerState.DONE),
+    LaneState.FAILED: (STATE_GLYPHS[WorkerState.FAILED], WorkerState.FAILED),
+}
+"""Each lane state in the main lanes' glyphs and theme colours; holding a lock is a
+square in the lock colour, and a call that blocks the loop a running block in red."""
+
+LEGEND = (
+    (LaneState.RUNNING, "runs"),
+    (LaneState.HOLDING, "holds a lock"),
+    (LaneState.WAIT_LOCK, "lock wait"),
+    (LaneState.WAIT_IO, "I/O wait"),
+    (LaneState.BLOCKED, "blocks the loop"),
+    (LaneState.IDLE, "idle"),
+    (LaneState.DONE, "done"),
+)
+LABEL_WIDTH = 11
+MOST_LANES = 5
+"""Lanes drawn per variant at most; more are drawn as a few and one summary lane."""
 
 
 @dataclass
@@ -84,20 +116,123 @@ def figures_table(data: dict[str, Any]) -> Table:
     return table
 
 
+def _lane_text(cells: list[LaneState | None]) -> Text:
+    text = Text(no_wrap=True, overflow="crop")
+    for state in cells:
+        if state is None:
+            text.append(" ")
+        else:
+            glyph, look = LANE_LOOKS[state]
+            text.append(glyph, style(int(look)))
+    return text
+
+
+def _variant_style(title: str) -> str:
+    if title.startswith("broken"):
+        return "bold red"
+    return "bold green" if title.startswith("fixed") else "bold"
+
+
+def _now_line(variant: VariantTimeline, lanes: list[int], width: int) -> Text | None:
+    """What the drawn workers are doing at the variant's last moment, in their words."""
+    said = []
+    for lane in lanes:
+        found = variant.state_at(lane, variant.t)
+        if found is not None and found[1]:
+            said.append(f"{variant.names[lane]}: {found[1]}")
+    if not said:
+        return None
+    label = "at the end  " if variant.ended else "now  "
+    text = Text.assemble((label, "dim"), " · ".join(said), no_wrap=True, overflow="ellipsis")
+    text.truncate(width, overflow="ellipsis")
+    return text
+
+
+def _shown_lanes(variant: VariantTimeline, most: int) -> tuple[list[int], range | None]:
+    count = len(variant.names)
+    if count <= most:
+        return list(range(count)), None
+    return list(range(most - 1)), range(most - 1, count)
+
+
+def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) -> list[Text]:
+    """Every variant's workers as lanes, one above the other on one time axis.
+
+    ``width`` is the columns to fill; ``height`` the rows the lanes may take, so that
+    many workers are drawn as a few lanes and one summary lane rather than scrolled.
+    """
+    if not variants:
+        return []
+    span = max(0.05, *(variant.t for variant in variants))
+    columns = max(10, width - LABEL_WIDTH)
+    cell_s = span / columns
+
+    def rows(most: int) -> int:
+        return sum(1 + min(len(v.names), most) + 1 for v in variants) + 3
+
+    most = next((m for m in range(MOST_LANES, 1, -1) if rows(m) <= height), 2)
+    lines: list[Text] = []
+    for variant in variants:
+        status = "done" if variant.ended else "running"
+        heading = Text.assemble(
+            (variant.title, _variant_style(variant.title)),
+            (f"  {variant.t:.2f} s, {status}", "dim"),
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+        heading.truncate(width, overflow="ellipsis")
+        lines.append(heading)
+        lanes, rest = _shown_lanes(variant, most)
+        for lane in lanes:
+            label = Text(f"{variant.names[lane][: LABEL_WIDTH - 1]:<{LABEL_WIDTH}}")
+            lines.append(label + _lane_text(variant.cells(lane, columns, cell_s)))
+        if rest is not None:
+            first, last = variant.names[rest[0]], variant.names[rest[-1]]
+            # "task 4" … "task 50" read as "tasks 4–50"; other names as "first–last".
+            kind, _, number = first.rpartition(" ")
+            name = f"{kind}s {number}–{last.rpartition(' ')[2]}" if kind else f"{first}–{last}"
+            label = Text(f"{name[: LABEL_WIDTH - 1]:<{LABEL_WIDTH}}", style="italic")
+            lines.append(label + _lane_text(variant.summary_cells(rest, columns, cell_s)))
+        now = _now_line(variant, lanes, width)
+        if now is not None:
+            lines.append(now)
+    scale = f"{span:.2f} s · a cell is {cell_s * 1000:.0f} ms"
+    ruler = " " * LABEL_WIDTH + "0 s" + scale.rjust(max(0, columns - 3))
+    lines.append(Text(ruler, style="dim", no_wrap=True, overflow="crop"))
+    legend = Text()
+    for state, words in LEGEND:
+        glyph, look = LANE_LOOKS[state]
+        legend.append(glyph * 2, style(int(look)))
+        legend.append(f" {words}  ")
+    legend.rstrip()
+    lines.append(legend)
+    return lines
+
+
 def experiment_view(
     experiment: Experiment,
     outcome: Outcome | None,
     running_s: float | None,
     steps: tuple[str, ...] = (),
+    variants: list[VariantTimeline] | None = None,
+    size: tuple[int, int] = (80, 100),
 ) -> RenderableType:
-    """Everything the right-hand side shows for one experiment."""
-    parts: list[RenderableType] = [
-        Text(experiment.title, style="bold"),
+    """Everything the right-hand side shows for one experiment.
+
+    With lanes to draw, they come first (under the title), then the result, then what
+    the experiment is; ``size`` is the room they have, in columns and rows.
+    """
+    about: list[RenderableType] = [
         Text.assemble(("the claim  ", "dim"), experiment.claim),
         Text.assemble(("broken     ", "bold red"), experiment.broken),
         Text.assemble(("fixed      ", "bold green"), experiment.fixed),
-        Text(""),
     ]
+    parts: list[RenderableType] = [Text(experiment.title, style="bold")]
+    if variants:
+        parts += lanes_lines(variants, size[0], size[1] - 2)
+    else:
+        parts += about
+    parts.append(Text(""))
     if running_s is not None:
         parts.append(Text(f"running for {running_s:.1f} s", style="italic"))
         for n, text in enumerate(steps):
@@ -111,17 +246,21 @@ def experiment_view(
         document = outcome.document
         data: dict[str, Any] = document["figures"]
         scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
-        parts.append(figures_table(data))
-        parts += cycle_lines(data)
+        figures: list[RenderableType] = [figures_table(data), *cycle_lines(data)]
         for key, value in scalars.items():
             if not isinstance(value, (list, tuple)) or value:
                 text = " · ".join(cell_lines(value))
-                parts.append(Text.assemble((f"{key.replace('_', ' ')}: ", "dim"), text))
+                figures.append(Text.assemble((f"{key.replace('_', ' ')}: ", "dim"), text))
         verdict = (
             f"hazard shown: {'yes' if document['hazard_shown'] else 'no'} · fixed variant "
             f"clean: {'yes' if document['fixed_clean'] else 'no'} · {document['elapsed_s']:.1f} s"
         )
-        parts += [Text(""), Text(verdict, style="bold"), Text(document["sentence"])]
+        said = [Text(verdict, style="bold"), Text(document["sentence"])]
+        # Under the lanes the sentence comes first, where the eye already is; the
+        # table of every figure follows.
+        parts += [*said, Text(""), *figures] if variants else [*figures, Text(""), *said]
+    if variants:
+        parts += [Text(""), *about]
     return Group(*parts)
 
 
@@ -165,6 +304,9 @@ class HazardScreen(ModalScreen[None]):
         """The running experiment's steps so far, the current one last."""
         self._started = 0.0
         self._cancel = threading.Event()
+        self.timelines: dict[str, Timelines] = {}
+        """Each experiment's lanes from its last run, fed by the reader thread as they
+        come, drawn on every tick while it runs and kept beside its result."""
 
     def compose(self) -> ComposeResult:
         """The experiment list and the selected experiment's view."""
@@ -176,7 +318,7 @@ class HazardScreen(ModalScreen[None]):
                 *(Option(f"{e.name}", id=e.name) for e in registry.EXPERIMENTS),
                 id="hazard-list",
             )
-            with VerticalScroll():
+            with VerticalScroll(id="hazard-scroll"):
                 yield Static(id="hazard-body")
 
     def on_mount(self) -> None:
@@ -195,7 +337,15 @@ class HazardScreen(ModalScreen[None]):
         running = time.monotonic() - self._started if self.running == experiment.name else None
         body = self.query_one("#hazard-body", Static)
         outcome = self.outcomes.get(experiment.name)
-        body.update(experiment_view(experiment, outcome, running, self.steps))
+        timelines = self.timelines.get(experiment.name)
+        variants = timelines.variants() if timelines is not None else None
+        room = self.query_one("#hazard-scroll").scrollable_content_region.size
+        size = (max(30, room.width - 1), max(12, room.height))
+        body.update(experiment_view(experiment, outcome, running, self.steps, variants, size))
+
+    def on_resize(self) -> None:
+        """Lanes fill the width and the height they have: draw them again."""
+        self.call_after_refresh(self._show)
 
     def _tick(self) -> None:
         if self.running is not None:
@@ -215,6 +365,7 @@ class HazardScreen(ModalScreen[None]):
         self.steps = ()
         self._started = time.monotonic()
         self.outcomes.pop(name, None)
+        self.timelines[name] = Timelines()
         self._run(name)
         self._show()
 
@@ -223,7 +374,9 @@ class HazardScreen(ModalScreen[None]):
         def announce(text: str) -> None:
             self.post_message(HazardStep(name, text))
 
-        outcome = run_isolated(name, self.quick, self._cancel, on_step=announce)
+        outcome = run_isolated(
+            name, self.quick, self._cancel, on_step=announce, on_lanes=self.timelines[name].feed
+        )
         self.post_message(HazardDone(outcome))
 
     def on_hazard_step(self, message: HazardStep) -> None:
