@@ -237,10 +237,10 @@ def test_demo_streams_lanes_only_when_asked(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_the_lab_draws_lanes_before_the_result() -> None:
+    from test_hazards import _app
     from textual.widgets import OptionList, Static
 
     from conc_tui.screens.hazards import HazardScreen
-    from test_hazards import _app
 
     async def scenario() -> None:
         app = _app()

@@ -307,7 +307,9 @@ def run_threads(*, opposite: bool, rounds: int) -> DeadlockRun:
         for w in range(2)
     ]
     began = time.perf_counter()
-    cycle, detected, must_cancel = _start_and_watch(workers, lanes, holds, waits, done, cancel, began)
+    cycle, detected, must_cancel = _start_and_watch(
+        workers, lanes, holds, waits, done, cancel, began
+    )
     for worker in workers:
         worker.join(timeout=5)
     return DeadlockRun(
@@ -344,7 +346,9 @@ def run_processes(*, opposite: bool, rounds: int) -> DeadlockRun:
         for w in range(2)
     ]
     began = time.perf_counter()
-    cycle, detected, must_cancel = _start_and_watch(workers, lanes, holds, waits, done, cancel, began)
+    cycle, detected, must_cancel = _start_and_watch(
+        workers, lanes, holds, waits, done, cancel, began
+    )
     killed = 0
     for worker in workers:
         worker.join(timeout=5)

@@ -40,6 +40,11 @@ class LaneState(str, Enum):
     """Making a blocking call that stops everything else on its event loop."""
     WAIT_IO = "io"
     """Waiting on the network, a thread or a timer without holding anything up."""
+    WAIT_GIL = "gil"
+    """A thread ready to run that got less than half of its last slice on a core:
+    waiting for the GIL (or, on a busy machine, a core)."""
+    WAIT_CPU = "cpu"
+    """A process ready to run that got less than half of its last slice on a core."""
     IDLE = "idle"
     DONE = "done"
     FAILED = "failed"
@@ -271,3 +276,61 @@ def stream_to(sink: Sink | None) -> None:
         _stop_flusher.clear()
         _flusher = threading.Thread(target=_flush_loop, name="hazard-lanes", daemon=True)
         _flusher.start()
+
+
+SAMPLE_S = 0.04
+"""How often :func:`sampled_processes` reads its processes' CPU clocks."""
+
+
+@contextlib.contextmanager
+def sampled_processes(pids: list[int], noun: str = "process") -> Iterator[None]:
+    """Lanes for processes the experiment cannot mark from inside (a ``Pool``'s workers,
+    whose tasks are too small to time without changing what they cost): this process
+    reads each one's CPU clock every :data:`SAMPLE_S` and marks it running when it got
+    at least half of a core in that slice, idle otherwise. The lanes follow
+    :func:`begin`: each variant gets its own.
+    """
+    import psutil  # here: the workers' own modules need not load it
+
+    stop = threading.Event()
+
+    def cpu(process: psutil.Process) -> float | None:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            return None
+        return float(times.user + times.system)
+
+    def sample() -> None:
+        processes = [psutil.Process(pid) for pid in pids]
+        seen: Recording | None = None
+        lanes: list[Marker] = []
+        shown: list[LaneState | None] = []
+        last = [cpu(process) for process in processes]
+        at = time.monotonic()
+        while not stop.wait(SAMPLE_S):
+            now, recording_now = time.monotonic(), _current
+            if recording_now is not seen:
+                seen = recording_now
+                lanes = [thread_lane(f"{noun} {n + 1}") for n in range(len(pids))]
+                shown = [None] * len(pids)
+            for n, process in enumerate(processes):
+                used = cpu(process)
+                if used is None or last[n] is None:
+                    state = LaneState.DONE
+                else:
+                    share = (used - (last[n] or 0.0)) / max(now - at, 1e-6)
+                    state = LaneState.RUNNING if share >= 0.5 else LaneState.IDLE
+                if state is not shown[n]:
+                    lanes[n].mark(state)
+                    shown[n] = state
+                last[n] = used
+            at = now
+
+    sampler = threading.Thread(target=sample, name="hazard-sampler", daemon=True)
+    sampler.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        sampler.join()

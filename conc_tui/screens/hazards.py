@@ -46,6 +46,8 @@ LANE_LOOKS: dict[LaneState, tuple[str, WorkerState]] = {
     LaneState.HOLDING: ("■", WorkerState.WAIT_LOCK),
     LaneState.BLOCKED: (STATE_GLYPHS[WorkerState.RUNNING], WorkerState.FAILED),
     LaneState.WAIT_IO: (STATE_GLYPHS[WorkerState.WAIT_IO], WorkerState.WAIT_IO),
+    LaneState.WAIT_GIL: (STATE_GLYPHS[WorkerState.WAIT_GIL], WorkerState.WAIT_GIL),
+    LaneState.WAIT_CPU: (STATE_GLYPHS[WorkerState.WAIT_CPU], WorkerState.WAIT_CPU),
     LaneState.IDLE: (STATE_GLYPHS[WorkerState.IDLE], WorkerState.IDLE),
     LaneState.DONE: (STATE_GLYPHS[WorkerState.DONE], WorkerState.DONE),
     LaneState.FAILED: (STATE_GLYPHS[WorkerState.FAILED], WorkerState.FAILED),
@@ -57,12 +59,16 @@ LEGEND = (
     (LaneState.RUNNING, "runs"),
     (LaneState.HOLDING, "holds a lock"),
     (LaneState.WAIT_LOCK, "lock wait"),
+    (LaneState.WAIT_GIL, "GIL wait"),
+    (LaneState.WAIT_CPU, "core wait"),
     (LaneState.WAIT_IO, "I/O wait"),
     (LaneState.BLOCKED, "blocks the loop"),
     (LaneState.IDLE, "idle"),
     (LaneState.DONE, "done"),
+    (LaneState.FAILED, "failed"),
 )
-LABEL_WIDTH = 11
+"""The legend's words, in its order; it names only the states on screen."""
+LABEL_WIDTH = 14
 MOST_LANES = 5
 """Lanes drawn per variant at most; more are drawn as a few and one summary lane."""
 
@@ -127,6 +133,11 @@ def _lane_text(cells: list[LaneState | None]) -> Text:
     return text
 
 
+def _no_wrap(text: Text) -> Text:
+    text.no_wrap, text.overflow = True, "crop"
+    return text
+
+
 def _variant_style(title: str) -> str:
     if title.startswith("broken"):
         return "bold red"
@@ -172,6 +183,12 @@ def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) 
 
     most = next((m for m in range(MOST_LANES, 1, -1) if rows(m) <= height), 2)
     lines: list[Text] = []
+    drawn: set[LaneState | None] = set()
+
+    def lane(label: Text, cells: list[LaneState | None]) -> Text:
+        drawn.update(cells)
+        return _no_wrap(label + _lane_text(cells))
+
     for variant in variants:
         status = "done" if variant.ended else "running"
         heading = Text.assemble(
@@ -183,16 +200,17 @@ def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) 
         heading.truncate(width, overflow="ellipsis")
         lines.append(heading)
         lanes, rest = _shown_lanes(variant, most)
-        for lane in lanes:
-            label = Text(f"{variant.names[lane][: LABEL_WIDTH - 1]:<{LABEL_WIDTH}}")
-            lines.append(label + _lane_text(variant.cells(lane, columns, cell_s)))
+        for index in lanes:
+            label = Text(f"{variant.names[index][: LABEL_WIDTH - 1]:<{LABEL_WIDTH}}")
+            lines.append(lane(label, variant.cells(index, columns, cell_s)))
         if rest is not None:
             first, last = variant.names[rest[0]], variant.names[rest[-1]]
             # "task 4" … "task 50" read as "tasks 4–50"; other names as "first–last".
             kind, _, number = first.rpartition(" ")
-            name = f"{kind}s {number}–{last.rpartition(' ')[2]}" if kind else f"{first}–{last}"
+            plural = f"{kind}es" if kind.endswith("s") else f"{kind}s"
+            name = f"{plural} {number}–{last.rpartition(' ')[2]}" if kind else f"{first}–{last}"
             label = Text(f"{name[: LABEL_WIDTH - 1]:<{LABEL_WIDTH}}", style="italic")
-            lines.append(label + _lane_text(variant.summary_cells(rest, columns, cell_s)))
+            lines.append(lane(label, variant.summary_cells(rest, columns, cell_s)))
         now = _now_line(variant, lanes, width)
         if now is not None:
             lines.append(now)
@@ -201,6 +219,8 @@ def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) 
     lines.append(Text(ruler, style="dim", no_wrap=True, overflow="crop"))
     legend = Text()
     for state, words in LEGEND:
+        if state not in drawn:
+            continue
         glyph, look = LANE_LOOKS[state]
         legend.append(glyph * 2, style(int(look)))
         legend.append(f" {words}  ")
@@ -229,13 +249,15 @@ def experiment_view(
     ]
     parts: list[RenderableType] = [Text(experiment.title, style="bold")]
     if variants:
-        parts += lanes_lines(variants, size[0], size[1] - 2)
+        # Room is kept under the lanes for the verdict and the start of the sentence.
+        parts += lanes_lines(variants, size[0], size[1] - 4)
     else:
         parts += about
     parts.append(Text(""))
     if running_s is not None:
         parts.append(Text(f"running for {running_s:.1f} s", style="italic"))
-        for n, text in enumerate(steps):
+        # With lanes, each variant's heading already says whether it runs or is done.
+        for n, text in enumerate(() if variants else steps):
             mark = "▶ " if n == len(steps) - 1 else "✓ "
             parts.append(Text(mark + text, style="bold" if mark == "▶ " else "dim"))
     elif outcome is None:
@@ -291,6 +313,9 @@ class HazardScreen(ModalScreen[None]):
     HazardScreen VerticalScroll {
         width: 1fr;
         padding: 0 1;
+        /* The lanes are drawn to the width they have: a scrollbar that came and went
+           would change it under them. */
+        scrollbar-gutter: stable;
     }
     """
 
@@ -340,7 +365,7 @@ class HazardScreen(ModalScreen[None]):
         timelines = self.timelines.get(experiment.name)
         variants = timelines.variants() if timelines is not None else None
         room = self.query_one("#hazard-scroll").scrollable_content_region.size
-        size = (max(30, room.width - 1), max(12, room.height))
+        size = (max(30, room.width), max(12, room.height))
         body.update(experiment_view(experiment, outcome, running, self.steps, variants, size))
 
     def on_resize(self) -> None:
