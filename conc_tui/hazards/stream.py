@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,9 +127,18 @@ class VariantTimeline:
     title: str
     names: list[str] = field(default_factory=list)
     marks: list[list[Mark]] = field(default_factory=list)
+    """Per lane, in time order."""
     t: float = 0.0
     """Seconds from the variant's start to the last batch (its end, once ended)."""
     ended: bool = False
+    _cells: dict[tuple[Any, ...], list[LaneState | None]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Summary cells already cut, by lanes, size and how much was known."""
+    _closed: dict[tuple[int, int, float], tuple[int, list[dict[LaneState, float] | None]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Per lane and size: how many marks' spans are added up, and the sums per cell."""
 
     def add(self, batch: Batch) -> None:
         """Fold a batch in."""
@@ -136,8 +146,15 @@ class VariantTimeline:
         while len(self.names) < len(batch.lanes):
             self.names.append(batch.lanes[len(self.names)])
             self.marks.append([])
+        touched = set()
         for lane, mark in batch.marks:
-            self.marks[lane].append(mark)
+            marks = self.marks[lane]
+            if marks and mark[0] < marks[-1][0]:
+                touched.add(lane)
+            marks.append(mark)
+        for lane in touched:  # a worker's marks come in order; this is only a safeguard
+            self.marks[lane].sort(key=lambda mark: mark[0])
+            self._closed.clear()
         self.t = max(self.t, batch.t)
         self.ended = self.ended or batch.ended
 
@@ -148,14 +165,22 @@ class VariantTimeline:
         return cls(
             title=recording.title,
             names=list(recording.names),
-            marks=[list(marks) for marks in recording.marks],
+            marks=[sorted(marks, key=lambda mark: mark[0]) for marks in recording.marks],
             t=recording.elapsed(),
             ended=recording.ended_at is not None,
         )
 
+    def copy(self) -> VariantTimeline:
+        """A copy that later batches do not change (sharing the sums already made)."""
+        twin = VariantTimeline(
+            self.title, list(self.names), [list(m) for m in self.marks], self.t, self.ended
+        )
+        twin._closed = self._closed
+        return twin
+
     def spans(self, lane: int) -> list[tuple[float, float, LaneState, str]]:
         """The lane as (start, end, state, detail): each mark lasts until the next."""
-        marks = sorted(self.marks[lane], key=lambda mark: mark[0])
+        marks = self.marks[lane]
         ends = [mark[0] for mark in marks[1:]] + ([self.t] if marks else [])
         return [
             (t, max(t, end), state, detail)
@@ -164,12 +189,9 @@ class VariantTimeline:
 
     def state_at(self, lane: int, t: float) -> tuple[LaneState, str] | None:
         """The lane's state and detail at ``t`` seconds, None before its first mark."""
-        found = None
-        for start, _end, state, detail in self.spans(lane):
-            if start > t:
-                break
-            found = (state, detail)
-        return found
+        marks = self.marks[lane]
+        at = bisect_right(marks, t, key=lambda mark: mark[0])
+        return (marks[at - 1][1], marks[at - 1][2]) if at else None
 
     def cells(self, lane: int, columns: int, cell_s: float) -> list[LaneState | None]:
         """The lane cut into ``columns`` cells of ``cell_s`` seconds from the start.
@@ -181,31 +203,67 @@ class VariantTimeline:
         moving. A failure shows wherever it happened. None: no mark yet, or past the
         variant's end.
         """
-        totals: list[dict[LaneState, float]] = [{} for _ in range(columns)]
-        for start, end, state, _detail in self.spans(lane):
-            first = int(start / cell_s)
-            last = min(columns - 1, int(end / cell_s))
-            for column in range(max(0, first), last + 1):
-                lo, hi = column * cell_s, (column + 1) * cell_s
-                share = min(end, hi) - max(start, lo)
-                if share > 0 or start >= lo:
-                    cell = totals[column]
-                    cell[state] = cell.get(state, 0.0) + max(share, 1e-9)
-        return [_pick(cell) for cell in totals]
+        marks = self.marks[lane]
+        key = (lane, columns, cell_s)
+        # Spans between two marks never change once both are known: they are added up
+        # once and kept; each call adds the spans that closed since, and the open one.
+        closed, totals = self._closed.get(key, (0, [None] * columns))
+        totals = list(totals)
+        count = len(marks)
+        for n in range(closed, count - 1):
+            _add_span(totals, marks[n][0], marks[n + 1][0], marks[n][1], cell_s)
+        if count:
+            self._closed[key] = (max(closed, count - 1), totals)
+            start, state, _detail = marks[-1]
+            end = max(start, self.t)
+            # The open span is added to copies of the cells it covers, not to the sums.
+            open_cells = list(totals)
+            for column in range(int(start / cell_s), min(columns, int(end / cell_s) + 1)):
+                cell = open_cells[column]
+                open_cells[column] = None if cell is None else dict(cell)
+            _add_span(open_cells, start, end, state, cell_s)
+            totals = open_cells
+        return [_pick(cell) if cell else None for cell in totals]
 
     def summary_cells(self, lanes: range, columns: int, cell_s: float) -> list[LaneState | None]:
         """Many lanes in one: each cell shows what most of them showed there."""
+        known = (len(self.marks[lane]) for lane in lanes)
+        key = (lanes.start, lanes.stop, columns, cell_s, sum(known), self.t)
+        cached = self._cells.get(key)
+        if cached is not None:
+            return cached
         per_lane = [self.cells(lane, columns, cell_s) for lane in lanes]
         result: list[LaneState | None] = []
         for column in range(columns):
             seen = Counter(cells[column] for cells in per_lane if cells[column] is not None)
             result.append(seen.most_common(1)[0][0] if seen else None)
+        self._cells[key] = result
         return result
 
 
-def _pick(cell: dict[LaneState, float]) -> LaneState | None:
-    if not cell:
-        return None
+def _add_span(
+    totals: list[dict[LaneState, float] | None],
+    start: float,
+    end: float,
+    state: LaneState,
+    cell_s: float,
+) -> None:
+    columns = len(totals)
+    first = int(start / cell_s)
+    if first >= columns:
+        return
+    last = min(columns - 1, int(end / cell_s))
+    for column in range(max(0, first), last + 1):
+        # Zero-length marks still count: the worker was in that state there.
+        share = max(min(end, (column + 1) * cell_s) - max(start, column * cell_s), 1e-9)
+        cell = totals[column]
+        if cell is None:
+            totals[column] = {state: share}
+        else:
+            cell[state] = cell.get(state, 0.0) + share
+
+
+def _pick(cell: dict[LaneState, float]) -> LaneState:
     if LaneState.FAILED in cell:
         return LaneState.FAILED
     most = max(cell, key=lambda state: cell[state])
@@ -239,15 +297,11 @@ class Timelines:
         return True
 
     def variants(self) -> list[VariantTimeline]:
-        """Copies of the variants so far, in order (safe to draw from another thread)."""
+        """The variants so far, in order, safe to draw from another thread: a copy of
+        one still running; a finished one itself (nothing changes it any more, and the
+        cells it cut stay cut)."""
         with self._lock:
             return [
-                VariantTimeline(
-                    title=variant.title,
-                    names=list(variant.names),
-                    marks=[list(marks) for marks in variant.marks],
-                    t=variant.t,
-                    ended=variant.ended,
-                )
+                variant if variant.ended else variant.copy()
                 for _, variant in sorted(self._variants.items())
             ]

@@ -11,6 +11,7 @@ while an experiment runs kills it and its processes.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ LEGEND = (
 )
 """The legend's words, in its order; it names only the states on screen."""
 LABEL_WIDTH = 14
+AXIS_START_S = 0.25
+AXIS_GROWTH = 1.25
 MOST_LANES = 5
 """Lanes drawn per variant at most; more are drawn as a few and one summary lane."""
 
@@ -174,14 +177,20 @@ def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) 
     """
     if not variants:
         return []
-    span = max(0.05, *(variant.t for variant in variants))
+    # The axis grows in steps of a quarter, not with every frame: finished variants
+    # keep their cells (cut once per step) while the running one grows into the room.
+    longest = max(0.05, *(variant.t for variant in variants))
+    span = AXIS_START_S * AXIS_GROWTH ** math.ceil(math.log(longest / AXIS_START_S, AXIS_GROWTH))
     columns = max(10, width - LABEL_WIDTH)
     cell_s = span / columns
 
-    def rows(most: int) -> int:
-        return sum(1 + min(len(v.names), most) + 1 for v in variants) + 3
+    def rows(most: int, ends: bool = True) -> int:
+        return sum(1 + min(len(v.names), most) + (ends or not v.ended) for v in variants) + 3
 
     most = next((m for m in range(MOST_LANES, 1, -1) if rows(m) <= height), 2)
+    # Short of room even so, what finished variants were doing at the end gives way
+    # (the figures say it too); what a running one does now stays.
+    ends = rows(most) <= height
     lines: list[Text] = []
     drawn: set[LaneState | None] = set()
 
@@ -211,7 +220,7 @@ def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) 
             name = f"{plural} {number}–{last.rpartition(' ')[2]}" if kind else f"{first}–{last}"
             label = Text(f"{name[: LABEL_WIDTH - 1]:<{LABEL_WIDTH}}", style="italic")
             lines.append(lane(label, variant.summary_cells(rest, columns, cell_s)))
-        now = _now_line(variant, lanes, width)
+        now = _now_line(variant, lanes, width) if ends or not variant.ended else None
         if now is not None:
             lines.append(now)
     scale = f"{span:.2f} s · a cell is {cell_s * 1000:.0f} ms"
@@ -300,7 +309,7 @@ class HazardScreen(ModalScreen[None]):
         align: center middle;
     }
     HazardScreen > Horizontal {
-        width: 130;
+        width: 160;
         max-width: 100%;
         height: 90%;
         border: thick $accent;
