@@ -18,7 +18,7 @@ import pytest
 from test_hazards import _children, _nothing_left_behind, _text  # noqa: F401 (a fixture)
 
 from conc_tui import cli
-from conc_tui.hazards import blocked_loop, deadlock, race, registry, timeline
+from conc_tui.hazards import blocked_loop, deadlock, debug, race, registry, switching, timeline
 from conc_tui.hazards.stream import (
     LANES_PREFIX,
     StreamError,
@@ -141,6 +141,63 @@ def test_processes_send_their_marks_back_through_their_pipes() -> None:
         states = [s[2] for s in _lane(variant, name)]
         assert states[0] is LaneState.IDLE and states[-1] is LaneState.DONE
         assert LaneState.RUNNING in states
+
+
+# --- the other experiments --------------------------------------------------------------
+
+
+def test_the_unawaited_failure_shows_on_its_lane_while_the_program_says_finished() -> None:
+    run, variant = _recorded("broken", lambda: debug.run_program(awaits_its_tasks=False, records=8))
+    assert run.program_outcome == "finished"
+    failed = [
+        (name, spans[-1])
+        for name in variant.names
+        if (spans := _lane(variant, name)) and spans[-1][2] is LaneState.FAILED
+    ]
+    assert [(name, span[3]) for name, span in failed] == [
+        (failed[0][0], "BadRecordError: record 5 is malformed")
+    ]
+    assert failed[0][0].startswith("consumer")
+    assert _lane(variant, "main")[-1][2:] == (LaneState.DONE, "reports: finished")
+    # The failed lane stays failed to the end: nobody awaited it.
+    assert failed[0][1][1] == pytest.approx(variant.t)
+
+
+def test_oversubscribed_threads_show_gil_waits() -> None:
+    run, variant = _recorded("broken", lambda: switching.spin_threads(4, 0.3))
+    assert run.workers == 4
+    waits = [
+        sum(s[1] - s[0] for s in _lane(variant, f"thread {n}") if s[2] is LaneState.WAIT_GIL)
+        for n in range(1, 5)
+    ]
+    # Four threads share one GIL: together they wait for it most of the time.
+    assert sum(waits) >= 0.3
+
+
+def test_the_parent_samples_processes_it_cannot_mark() -> None:
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=_spin_then_sleep, daemon=True)
+    child.start()
+    try:
+        assert child.pid is not None
+        with timeline.recording("sampled") as recording, timeline.sampled_processes([child.pid]):
+            child.join(timeout=10)
+        variant = VariantTimeline.of(recording)
+    finally:
+        if child.is_alive():
+            child.kill()
+            child.join()
+    states = [s[2] for s in _lane(variant, "process 1")]
+    assert LaneState.RUNNING in states, "it spun for 0.6 s"
+    assert states[-1] is LaneState.DONE, "it exited"
+
+
+def _spin_then_sleep() -> None:
+    began = time.perf_counter()
+    while time.perf_counter() - began < 0.6:
+        pass
+    time.sleep(0.2)
 
 
 # --- the stream -------------------------------------------------------------------------

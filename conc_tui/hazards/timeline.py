@@ -308,7 +308,10 @@ def sampled_processes(pids: list[int], noun: str = "process") -> Iterator[None]:
         shown: list[LaneState | None] = []
         last = [cpu(process) for process in processes]
         at = time.monotonic()
-        while not stop.wait(SAMPLE_S):
+        stopping = False
+        while not stopping:
+            # One last pass after the stop, so a process that ended shows as done.
+            stopping = stop.wait(SAMPLE_S)
             now, recording_now = time.monotonic(), _current
             if recording_now is not seen:
                 seen = recording_now
