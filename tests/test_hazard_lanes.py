@@ -339,3 +339,24 @@ def test_the_lab_draws_lanes_before_the_result() -> None:
     while _children() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _children() == []
+
+
+def test_a_failed_lane_is_drawn_on_its_own_when_lanes_are_folded() -> None:
+    from conc_tui.screens.hazards import lanes_lines
+
+    io, fail = LaneState.WAIT_IO, LaneState.FAILED
+    marks: list[list[Any]] = [[(0.0, io, "")] for _ in range(6)]
+    marks[4].append((0.5, fail, "BadRecordError: record 5 is malformed"))
+    variant = VariantTimeline("broken: x", [f"consumer {n}" for n in range(1, 7)], marks, 1.0)
+    lines = [line.plain for line in lanes_lines([variant], 60, height=9)]
+    drawn = [line for line in lines if line.startswith("consumer")]
+    # Three lanes drawn (the failed one among them) and the other three folded into one.
+    assert [line.split("  ")[0] for line in drawn] == [
+        "consumer 1",
+        "consumer 2",
+        "consumer 5",
+        "consumers ×3",
+    ]
+    assert "✗" in drawn[2] and "✗" not in drawn[3]
+    assert all(len(line) <= 60 for line in lines[:-1])
+    assert any("consumer 5: BadRecordError" in line for line in lines)

@@ -19,6 +19,7 @@ import math
 import threading
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,10 +226,13 @@ class VariantTimeline:
             totals = open_cells
         return [_pick(cell) if cell else None for cell in totals]
 
-    def summary_cells(self, lanes: range, columns: int, cell_s: float) -> list[LaneState | None]:
-        """Many lanes in one: each cell shows what most of them showed there."""
+    def summary_cells(
+        self, lanes: Sequence[int], columns: int, cell_s: float
+    ) -> list[LaneState | None]:
+        """Many lanes in one: each cell shows what most of them showed there, or a
+        failure or a blocked loop if any of them had one."""
         known = (len(self.marks[lane]) for lane in lanes)
-        key = (lanes.start, lanes.stop, columns, cell_s, sum(known), self.t)
+        key = (tuple(lanes), columns, cell_s, sum(known), self.t)
         cached = self._cells.get(key)
         if cached is not None:
             return cached
@@ -236,7 +240,8 @@ class VariantTimeline:
         result: list[LaneState | None] = []
         for column in range(columns):
             seen = Counter(cells[column] for cells in per_lane if cells[column] is not None)
-            result.append(seen.most_common(1)[0][0] if seen else None)
+            notable = [state for state in (LaneState.FAILED, LaneState.BLOCKED) if seen[state]]
+            result.append(notable[0] if notable else seen.most_common(1)[0][0] if seen else None)
         self._cells[key] = result
         return result
 

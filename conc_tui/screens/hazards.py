@@ -162,11 +162,35 @@ def _now_line(variant: VariantTimeline, lanes: list[int], width: int) -> Text | 
     return text
 
 
-def _shown_lanes(variant: VariantTimeline, most: int) -> tuple[list[int], range | None]:
+NOTABLE = (LaneState.FAILED, LaneState.BLOCKED)
+"""A lane that did one of these is drawn on its own, never folded into the summary."""
+
+
+def _shown_lanes(variant: VariantTimeline, most: int) -> tuple[list[int], list[int]]:
+    """The lanes drawn one by one (a lane that failed or blocked first), and the rest."""
     count = len(variant.names)
     if count <= most:
-        return list(range(count)), None
-    return list(range(most - 1)), range(most - 1, count)
+        return list(range(count)), []
+    notable = [
+        lane
+        for lane, marks in enumerate(variant.marks)
+        if any(mark[1] in NOTABLE for mark in marks)
+    ]
+    ordinary = [lane for lane in range(count) if lane not in notable]
+    shown = sorted((notable + ordinary)[: most - 1])
+    return shown, [lane for lane in range(count) if lane not in shown]
+
+
+def _summary_name(variant: VariantTimeline, rest: list[int]) -> str:
+    """ "task 4" … "task 50" read as "tasks 4–50"; a broken run of them as "tasks ×47"."""
+    first, last = variant.names[rest[0]], variant.names[rest[-1]]
+    kind, _, number = first.rpartition(" ")
+    if not kind:
+        return f"{first}–{last}"
+    plural = f"{kind}es" if kind.endswith("s") else f"{kind}s"
+    if rest == list(range(rest[0], rest[-1] + 1)):
+        return f"{plural} {number}–{last.rpartition(' ')[2]}"
+    return f"{plural} ×{len(rest)}"
 
 
 def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) -> list[Text]:
@@ -212,12 +236,8 @@ def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) 
         for index in lanes:
             label = Text(f"{variant.names[index][: LABEL_WIDTH - 1]:<{LABEL_WIDTH}}")
             lines.append(lane(label, variant.cells(index, columns, cell_s)))
-        if rest is not None:
-            first, last = variant.names[rest[0]], variant.names[rest[-1]]
-            # "task 4" … "task 50" read as "tasks 4–50"; other names as "first–last".
-            kind, _, number = first.rpartition(" ")
-            plural = f"{kind}es" if kind.endswith("s") else f"{kind}s"
-            name = f"{plural} {number}–{last.rpartition(' ')[2]}" if kind else f"{first}–{last}"
+        if rest:
+            name = _summary_name(variant, rest)
             label = Text(f"{name[: LABEL_WIDTH - 1]:<{LABEL_WIDTH}}", style="italic")
             lines.append(lane(label, variant.summary_cells(rest, columns, cell_s)))
         now = _now_line(variant, lanes, width) if ends or not variant.ended else None
