@@ -228,6 +228,7 @@ GOOD = {"variant": 0, "title": "t", "lanes": ["a"], "marks": [], "t": 0.5, "ende
         ("lanes: not json", "one JSON object"),
         ("lanes: [1, 2]", "JSON object"),
         ("lanes: {}", "lacks"),
+        ("lanes: " + "[" * 100_000, "not nested"),
         (json.dumps({**GOOD, "variant": -1}), "variant"),
         (json.dumps({**GOOD, "variant": True}), "variant"),
         (json.dumps({**GOOD, "lanes": "a"}), "lanes"),

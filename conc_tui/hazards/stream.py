@@ -95,6 +95,8 @@ def parse(line: str) -> Batch:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise StreamError(f"a lane batch must be one JSON object: {error.msg}") from None
+    except RecursionError:
+        raise StreamError("a lane batch must be one flat JSON object, not nested") from None
     if not isinstance(document, dict):
         raise StreamError("a lane batch must be a JSON object")
     missing = {"variant", "title", "lanes", "marks", "t", "ended"} - set(document)
