@@ -15,12 +15,13 @@ import time
 from typing import Any
 
 import pytest
-from test_hazards import _children, _nothing_left_behind, _text  # noqa: F401 (a fixture)
+from test_hazards import _children, _nothing_left_behind, _shown  # noqa: F401 (a fixture)
 
 from conc_tui import cli
 from conc_tui.hazards import blocked_loop, deadlock, debug, race, registry, switching, timeline
 from conc_tui.hazards.stream import (
     LANES_PREFIX,
+    Batch,
     StreamError,
     Timelines,
     VariantTimeline,
@@ -296,7 +297,7 @@ def test_demo_streams_lanes_only_when_asked(capsys: pytest.CaptureFixture[str]) 
 
 def test_the_lab_draws_lanes_before_the_result() -> None:
     from test_hazards import _app
-    from textual.widgets import OptionList, Static
+    from textual.widgets import OptionList
 
     from conc_tui.screens.hazards import HazardScreen
 
@@ -309,11 +310,10 @@ def test_the_lab_draws_lanes_before_the_result() -> None:
             screen.quick = True
             screen.query_one(OptionList).highlighted = registry.NAMES.index("deadlock")
             await pilot.press("enter")
-            body = screen.query_one("#hazard-body", Static)
             seen_before_result = ""
             deadline = time.monotonic() + 60
             while "deadlock" not in screen.outcomes and time.monotonic() < deadline:
-                shown = _text(body.content)
+                shown = _shown(screen)
                 if "thread A" in shown and "▚" in shown:
                     seen_before_result = shown
                 await pilot.pause(0.1)
@@ -323,7 +323,7 @@ def test_the_lab_draws_lanes_before_the_result() -> None:
             outcome = screen.outcomes["deadlock"]
             assert outcome.error is None, outcome.error
             await pilot.pause(0.3)
-            shown = _text(body.content)
+            shown = _shown(screen)
             # The lanes stay, with the result under them, all four variants drawn.
             lines = shown.splitlines()
             assert sum(line.startswith(("broken: ", "fixed: ")) for line in lines) == 4
@@ -348,7 +348,10 @@ def test_a_failed_lane_is_drawn_on_its_own_when_lanes_are_folded() -> None:
     io, fail = LaneState.WAIT_IO, LaneState.FAILED
     marks: list[list[Any]] = [[(0.0, io, "")] for _ in range(6)]
     marks[4].append((0.5, fail, "BadRecordError: record 5 is malformed"))
-    variant = VariantTimeline("broken: x", [f"consumer {n}" for n in range(1, 7)], marks, 1.0)
+    variant = VariantTimeline("broken: x")
+    names = tuple(f"consumer {n}" for n in range(1, 7))
+    flat = tuple((lane, mark) for lane, lane_marks in enumerate(marks) for mark in lane_marks)
+    variant.add(Batch(0, "broken: x", names, flat, 1.0, False))
     lines = [line.plain for line in lanes_lines([variant], 60, height=9)]
     drawn = [line for line in lines if line.startswith("consumer")]
     # Three lanes drawn (the failed one among them) and the other three folded into one.

@@ -32,6 +32,9 @@ ACTIVE = (LaneState.RUNNING, LaneState.HOLDING, LaneState.BLOCKED)
 """States in which the worker is doing something; a cell where it did any of them,
 however briefly, shows it rather than the wait around it."""
 PASSIVE = (LaneState.WAIT_IO, LaneState.IDLE)
+NOTABLE = (LaneState.FAILED, LaneState.BLOCKED)
+"""States rare and telling enough that a lane which had one is never folded out of
+sight, and a summary lane shows them if any of its lanes had them."""
 
 
 class StreamError(ValueError):
@@ -134,6 +137,8 @@ class VariantTimeline:
     t: float = 0.0
     """Seconds from the variant's start to the last batch (its end, once ended)."""
     ended: bool = False
+    notable: set[int] = field(default_factory=set)
+    """Lanes that failed or blocked their loop at some point."""
     _cells: dict[tuple[Any, ...], list[LaneState | None]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -154,6 +159,8 @@ class VariantTimeline:
             marks = self.marks[lane]
             if marks and mark[0] < marks[-1][0]:
                 touched.add(lane)
+            if mark[1] in NOTABLE:
+                self.notable.add(lane)
             marks.append(mark)
         for lane in touched:  # a worker's marks come in order; this is only a safeguard
             self.marks[lane].sort(key=lambda mark: mark[0])
@@ -165,18 +172,25 @@ class VariantTimeline:
     def of(cls, recording: Recording) -> VariantTimeline:
         """A recording's lanes as the screen would receive them (the tests read these)."""
         recording.collect()
+        marks = [sorted(marks, key=lambda mark: mark[0]) for marks in recording.marks]
         return cls(
             title=recording.title,
             names=list(recording.names),
-            marks=[sorted(marks, key=lambda mark: mark[0]) for marks in recording.marks],
+            marks=marks,
             t=recording.elapsed(),
             ended=recording.ended_at is not None,
+            notable={n for n, lane in enumerate(marks) if any(m[1] in NOTABLE for m in lane)},
         )
 
     def copy(self) -> VariantTimeline:
         """A copy that later batches do not change (sharing the sums already made)."""
         twin = VariantTimeline(
-            self.title, list(self.names), [list(m) for m in self.marks], self.t, self.ended
+            self.title,
+            list(self.names),
+            [list(m) for m in self.marks],
+            self.t,
+            self.ended,
+            set(self.notable),
         )
         twin._closed = self._closed
         return twin
@@ -242,7 +256,7 @@ class VariantTimeline:
         result: list[LaneState | None] = []
         for column in range(columns):
             seen = Counter(cells[column] for cells in per_lane if cells[column] is not None)
-            notable = [state for state in (LaneState.FAILED, LaneState.BLOCKED) if seen[state]]
+            notable = [state for state in NOTABLE if seen[state]]
             result.append(notable[0] if notable else seen.most_common(1)[0][0] if seen else None)
         self._cells[key] = result
         return result

@@ -11,6 +11,7 @@ while an experiment runs kills it and its processes.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -24,8 +25,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.geometry import Size
 from textual.message import Message
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -127,12 +130,14 @@ def figures_table(data: dict[str, Any]) -> Table:
 
 def _lane_text(cells: list[LaneState | None]) -> Text:
     text = Text(no_wrap=True, overflow="crop")
-    for state in cells:
+    # One span per run of equal cells, not per cell: fewer segments to draw.
+    for state, run in itertools.groupby(cells):
+        width = len(list(run))
         if state is None:
-            text.append(" ")
+            text.append(" " * width)
         else:
             glyph, look = LANE_LOOKS[state]
-            text.append(glyph, style(int(look)))
+            text.append(glyph * width, style(int(look)))
     return text
 
 
@@ -162,20 +167,12 @@ def _now_line(variant: VariantTimeline, lanes: list[int], width: int) -> Text | 
     return text
 
 
-NOTABLE = (LaneState.FAILED, LaneState.BLOCKED)
-"""A lane that did one of these is drawn on its own, never folded into the summary."""
-
-
 def _shown_lanes(variant: VariantTimeline, most: int) -> tuple[list[int], list[int]]:
     """The lanes drawn one by one (a lane that failed or blocked first), and the rest."""
     count = len(variant.names)
     if count <= most:
         return list(range(count)), []
-    notable = [
-        lane
-        for lane, marks in enumerate(variant.marks)
-        if any(mark[1] in NOTABLE for mark in marks)
-    ]
+    notable = sorted(variant.notable)
     ordinary = [lane for lane in range(count) if lane not in notable]
     shown = sorted((notable + ordinary)[: most - 1])
     return shown, [lane for lane in range(count) if lane not in shown]
@@ -246,49 +243,62 @@ def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) 
     scale = f"{span:.2f} s · a cell is {cell_s * 1000:.0f} ms"
     ruler = " " * LABEL_WIDTH + "0 s" + scale.rjust(max(0, columns - 3))
     lines.append(Text(ruler, style="dim", no_wrap=True, overflow="crop"))
+    # The legend is wrapped here, so that every line drawn is one row of the screen.
     legend = Text()
     for state, words in LEGEND:
         if state not in drawn:
             continue
         glyph, look = LANE_LOOKS[state]
-        legend.append(glyph * 2, style(int(look)))
-        legend.append(f" {words}  ")
-    legend.rstrip()
+        entry = Text.assemble((glyph * 2, style(int(look))), f" {words}")
+        if legend.cell_len and legend.cell_len + 2 + entry.cell_len > width:
+            lines.append(legend)
+            legend = Text()
+        legend.append_text(Text("  ") + entry if legend.cell_len else entry)
     lines.append(legend)
     return lines
 
 
-def experiment_view(
+def lanes_part(
+    experiment: Experiment,
+    running_s: float | None,
+    variants: list[VariantTimeline] | None,
+    size: tuple[int, int],
+) -> list[Text]:
+    """The title, and under it the lanes and the running time: what changes while an
+    experiment runs. One Text per row."""
+    top = [Text(experiment.title, style="bold")]
+    if variants:
+        # Room is kept under the lanes for the verdict and the start of the sentence.
+        top += lanes_lines(variants, size[0], size[1] - 4)
+        if running_s is not None:
+            top += [Text(""), Text(f"running for {running_s:.1f} s", style="italic")]
+    return top
+
+
+def result_part(
     experiment: Experiment,
     outcome: Outcome | None,
     running_s: float | None,
     steps: tuple[str, ...] = (),
-    variants: list[VariantTimeline] | None = None,
-    size: tuple[int, int] = (80, 100),
-) -> RenderableType:
-    """Everything the right-hand side shows for one experiment.
-
-    With lanes to draw, they come first (under the title), then the result, then what
-    the experiment is; ``size`` is the room they have, in columns and rows.
-    """
+    lanes: bool = False,
+) -> list[RenderableType]:
+    """Everything under the lanes: the result (sentence first) and what the experiment
+    is; without lanes, what it is first, then the steps or the result."""
     about: list[RenderableType] = [
         Text.assemble(("the claim  ", "dim"), experiment.claim),
         Text.assemble(("broken     ", "bold red"), experiment.broken),
         Text.assemble(("fixed      ", "bold green"), experiment.fixed),
     ]
-    parts: list[RenderableType] = [Text(experiment.title, style="bold")]
-    if variants:
-        # Room is kept under the lanes for the verdict and the start of the sentence.
-        parts += lanes_lines(variants, size[0], size[1] - 4)
-    else:
-        parts += about
+    parts: list[RenderableType] = [] if lanes else about
     parts.append(Text(""))
     if running_s is not None:
-        parts.append(Text(f"running for {running_s:.1f} s", style="italic"))
-        # With lanes, each variant's heading already says whether it runs or is done.
-        for n, text in enumerate(() if variants else steps):
-            mark = "▶ " if n == len(steps) - 1 else "✓ "
-            parts.append(Text(mark + text, style="bold" if mark == "▶ " else "dim"))
+        # With lanes, the running time is drawn with them, and each variant's heading
+        # says whether it runs or is done.
+        if not lanes:
+            parts.append(Text(f"running for {running_s:.1f} s", style="italic"))
+            for n, text in enumerate(steps):
+                mark = "▶ " if n == len(steps) - 1 else "✓ "
+                parts.append(Text(mark + text, style="bold" if mark == "▶ " else "dim"))
     elif outcome is None:
         parts.append(Text("Enter runs it (each takes a few seconds).", style="dim"))
     elif outcome.document is None:
@@ -309,10 +319,60 @@ def experiment_view(
         said = [Text(verdict, style="bold"), Text(document["sentence"])]
         # Under the lanes the sentence comes first, where the eye already is; the
         # table of every figure follows.
-        parts += [*said, Text(""), *figures] if variants else [*figures, Text(""), *said]
-    if variants:
+        parts += [*said, Text(""), *figures] if lanes else [*figures, Text(""), *said]
+    if lanes:
         parts += [Text(""), *about]
-    return Group(*parts)
+    return parts
+
+
+def experiment_view(
+    experiment: Experiment,
+    outcome: Outcome | None,
+    running_s: float | None,
+    steps: tuple[str, ...] = (),
+    variants: list[VariantTimeline] | None = None,
+    size: tuple[int, int] = (80, 100),
+) -> RenderableType:
+    """Everything the right-hand side shows for one experiment, as the screen draws it:
+    with lanes, they come first (under the title), then the result, then what the
+    experiment is; ``size`` is the room the lanes have, in columns and rows."""
+    return Group(
+        *lanes_part(experiment, running_s, variants, size),
+        *result_part(experiment, outcome, running_s, steps, bool(variants)),
+    )
+
+
+class LanesView(Widget):
+    """The title and the lanes, one row per line, redrawn on every tick while an
+    experiment runs without a new layout unless the number of rows changed."""
+
+    DEFAULT_CSS = """
+    LanesView {
+        height: auto;
+    }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lines: list[Text] = []
+
+    def show(self, lines: list[Text]) -> None:
+        """Draw these lines (a changed count of them asks for a new layout)."""
+        if lines == self.lines:
+            return
+        layout = len(lines) != len(self.lines)
+        self.lines = lines
+        self.refresh(layout=layout)
+
+    def render(self) -> RenderableType:
+        """The lines, cropped at the width rather than wrapped."""
+        text = Text("\n", no_wrap=True, overflow="crop").join(self.lines)
+        text.no_wrap, text.overflow = True, "crop"
+        return text
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """One row per line."""
+        return len(self.lines)
 
 
 class HazardScreen(ModalScreen[None]):
@@ -358,6 +418,7 @@ class HazardScreen(ModalScreen[None]):
         """The running experiment's steps so far, the current one last."""
         self._started = 0.0
         self._cancel = threading.Event()
+        self._body_key: tuple[Any, ...] = ()
         self.timelines: dict[str, Timelines] = {}
         """Each experiment's lanes from its last run, fed by the reader thread as they
         come, drawn on every tick while it runs and kept beside its result."""
@@ -373,6 +434,7 @@ class HazardScreen(ModalScreen[None]):
                 id="hazard-list",
             )
             with VerticalScroll(id="hazard-scroll"):
+                yield LanesView(id="hazard-lanes")
                 yield Static(id="hazard-body")
 
     def on_mount(self) -> None:
@@ -389,13 +451,21 @@ class HazardScreen(ModalScreen[None]):
     def _show(self) -> None:
         experiment = self.selected
         running = time.monotonic() - self._started if self.running == experiment.name else None
-        body = self.query_one("#hazard-body", Static)
         outcome = self.outcomes.get(experiment.name)
         timelines = self.timelines.get(experiment.name)
         variants = timelines.variants() if timelines is not None else None
         room = self.query_one("#hazard-scroll").scrollable_content_region.size
         size = (max(30, room.width), max(12, room.height))
-        body.update(experiment_view(experiment, outcome, running, self.steps, variants, size))
+        self.query_one(LanesView).show(lanes_part(experiment, running, variants, size))
+        # The rest changes only with a step, the result or another experiment: redrawn
+        # (and laid out) then, not on every tick.
+        lanes = bool(variants)
+        key = (experiment.name, id(outcome), running is None, lanes, () if lanes else self.steps)
+        if lanes and key == self._body_key:
+            return
+        self._body_key = key
+        body = self.query_one("#hazard-body", Static)
+        body.update(Group(*result_part(experiment, outcome, running, self.steps, lanes)))
 
     def on_resize(self) -> None:
         """Lanes fill the width and the height they have: draw them again."""
