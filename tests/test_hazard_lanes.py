@@ -352,7 +352,7 @@ def test_a_failed_lane_is_drawn_on_its_own_when_lanes_are_folded() -> None:
     names = tuple(f"consumer {n}" for n in range(1, 7))
     flat = tuple((lane, mark) for lane, lane_marks in enumerate(marks) for mark in lane_marks)
     variant.add(Batch(0, "broken: x", names, flat, 1.0, False))
-    lines = [line.plain for line in lanes_lines([variant], 60, height=9)]
+    lines = [line.plain for line in lanes_lines([variant], 60, height=10)]
     drawn = [line for line in lines if line.startswith("consumer")]
     # Three lanes drawn (the failed one among them) and the other three folded into one.
     assert [line.split("  ")[0] for line in drawn] == [

@@ -152,19 +152,37 @@ def _variant_style(title: str) -> str:
     return "bold green" if title.startswith("fixed") else "bold"
 
 
-def _now_line(variant: VariantTimeline, lanes: list[int], width: int) -> Text | None:
-    """What the drawn workers are doing at the variant's last moment, in their words."""
+def _now_lines(variant: VariantTimeline, lanes: list[int], width: int) -> list[Text]:
+    """What the drawn workers are doing at the variant's last moment, in their words:
+    one row, or two where one would cut a worker's words off (a running variant only:
+    its rows are counted for that)."""
+    kinds = {variant.names[lane].rpartition(" ")[0] for lane in lanes}
+    # "thread A", "thread B" are said as "A", "B" when the lanes are all threads (not
+    # "task 3" as "3").
+    short = len(kinds) == 1 and "" not in kinds
+    short = short and all(variant.names[lane][-1].isalpha() for lane in lanes)
     said = []
     for lane in lanes:
         found = variant.state_at(lane, variant.t)
         if found is not None and found[1]:
-            said.append(f"{variant.names[lane]}: {found[1]}")
+            name = variant.names[lane].rpartition(" ")[2] if short else variant.names[lane]
+            said.append(f"{name}: {found[1]}")
     if not said:
-        return None
+        return []
     label = "at the end  " if variant.ended else "now  "
-    text = Text.assemble((label, "dim"), " · ".join(said), no_wrap=True, overflow="ellipsis")
-    text.truncate(width, overflow="ellipsis")
-    return text
+    rows = [Text(label, style="dim", no_wrap=True, overflow="ellipsis")]
+    for words in said:
+        row = rows[-1]
+        gap = " · " if row.cell_len > len(label) else ""
+        if row.cell_len + len(gap) + len(words) > width and gap and not variant.ended:
+            if len(rows) == 2:
+                break
+            rows.append(Text(" " * len(label), no_wrap=True, overflow="ellipsis"))
+            row, gap = rows[-1], ""
+        row.append(gap + words)
+    for row in rows:
+        row.truncate(width, overflow="ellipsis")
+    return rows
 
 
 def _shown_lanes(variant: VariantTimeline, most: int) -> tuple[list[int], list[int]]:
@@ -206,7 +224,12 @@ def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) 
     cell_s = span / columns
 
     def rows(most: int, ends: bool = True) -> int:
-        return sum(1 + min(len(v.names), most) + (ends or not v.ended) for v in variants) + 3
+        # A variant's heading, its lanes, and what its workers do: two rows while it
+        # runs, one at its end (none when short of room).
+        def said(variant: VariantTimeline) -> int:
+            return 2 if not variant.ended else 1 if ends else 0
+
+        return sum(1 + min(len(v.names), most) + said(v) for v in variants) + 3
 
     most = next((m for m in range(MOST_LANES, 1, -1) if rows(m) <= height), 2)
     # Short of room even so, what finished variants were doing at the end gives way
@@ -237,9 +260,8 @@ def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) 
             name = _summary_name(variant, rest)
             label = Text(f"{name[: LABEL_WIDTH - 1]:<{LABEL_WIDTH}}", style="italic")
             lines.append(lane(label, variant.summary_cells(rest, columns, cell_s)))
-        now = _now_line(variant, lanes, width) if ends or not variant.ended else None
-        if now is not None:
-            lines.append(now)
+        if ends or not variant.ended:
+            lines += _now_lines(variant, lanes, width)
     scale = f"{span:.2f} s · a cell is {cell_s * 1000:.0f} ms"
     ruler = " " * LABEL_WIDTH + "0 s" + scale.rjust(max(0, columns - 3))
     lines.append(Text(ruler, style="dim", no_wrap=True, overflow="crop"))
