@@ -75,7 +75,7 @@ LEGEND = (
 LABEL_WIDTH = 14
 AXIS_START_S = 0.25
 AXIS_GROWTH = 1.25
-MOST_LANES = 5
+MOST_LANES = 8
 """Lanes drawn per variant at most; more are drawn as a few and one summary lane."""
 
 
