@@ -478,6 +478,12 @@ def build_parser() -> CliParser:
     )
     demo.add_argument("--json", action="store_true", help="print one JSON document instead")
     demo.add_argument("--quick", action="store_true", help="smaller sizes, for a quick look")
+    demo.add_argument(
+        "--stream",
+        action="store_true",
+        help="also write each worker's state changes on stderr as they happen "
+        "(JSON lines, see docs/demo-schema.md)",
+    )
 
     _subparser(sub, "lab", None, "Internal: the app's child process that runs the work.")
     return parser
@@ -783,9 +789,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import threading
     import time
 
-    from conc_tui.hazards import registry
+    from conc_tui.hazards import registry, stream, timeline
     from conc_tui.hazards.base import report_steps
     from conc_tui.hazards.report import STEP_PREFIX, demo_document, format_demo, format_list
 
@@ -793,10 +800,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(format_list(registry.EXPERIMENTS))
         return EXIT_OK
     experiment = registry.get(args.name)
-    # Steps go to stderr, like bench's progress, so stdout carries only the result.
-    report_steps(lambda text: print(f"{STEP_PREFIX}{text}", file=sys.stderr, flush=True))
+    # Steps (and lane batches) go to stderr, like bench's progress, so stdout carries
+    # only the result. Each is one write under one lock: two threads write them.
+    guard = threading.Lock()
+
+    def say(line: str) -> None:
+        with guard:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
+    report_steps(lambda text: say(f"{STEP_PREFIX}{text}"))
+    if args.stream:
+        timeline.stream_to(lambda recording, new: say(stream.encode(recording, new)))
     began = time.perf_counter()
-    result = experiment.run(args.quick)
+    try:
+        result = experiment.run(args.quick)
+    finally:
+        timeline.end()
+        timeline.stream_to(None)
     elapsed = time.perf_counter() - began
     if args.json:
         print(json.dumps(demo_document(experiment, result, elapsed, args.quick), indent=2))

@@ -416,8 +416,18 @@ def _text(renderable: Any) -> str:
     return console.export_text()
 
 
+def _shown(screen: Any) -> str:
+    """What the lab's right-hand side shows: the title and lanes, then the rest."""
+    from textual.widgets import Static
+
+    from conc_tui.screens.hazards import LanesView
+
+    lanes = screen.query_one(LanesView).render()
+    return _text(lanes) + _text(screen.query_one("#hazard-body", Static).content)
+
+
 def test_h_opens_the_lab_which_runs_an_experiment_and_shows_both_variants() -> None:
-    from textual.widgets import OptionList, Static
+    from textual.widgets import OptionList
 
     from conc_tui.screens.hazards import HazardScreen, experiment_view
 
@@ -433,8 +443,7 @@ def test_h_opens_the_lab_which_runs_an_experiment_and_shows_both_variants() -> N
             assert tuple(names) == registry.NAMES
             options.highlighted = registry.NAMES.index("debug")
             await pilot.pause()
-            body = screen.query_one("#hazard-body", Static)
-            assert "Hard to debug" in _text(body.content)
+            assert "Hard to debug" in _shown(screen)
             await pilot.press("enter")
             await pilot.pause()
             assert screen.running == "debug"
@@ -445,9 +454,13 @@ def test_h_opens_the_lab_which_runs_an_experiment_and_shows_both_variants() -> N
             assert outcome.error is None and outcome.document is not None
             assert outcome.document["schema"] == SCHEMA and outcome.document["quick"]
             await pilot.pause()
-            shown = _text(body.content)
-            assert shown == _text(experiment_view(registry.get("debug"), outcome, None))
-            assert "broken" in shown and "fixed" in shown
+            shown = _shown(screen)
+            variants = screen.timelines["debug"].variants()
+            assert [v.title.split(":")[0] for v in variants] == ["broken", "fixed"]
+            view = _text(experiment_view(registry.get("debug"), outcome, None, (), variants))
+            # The same view, drawn as wide as the screen has room for.
+            assert shown.split("── done")[-1].split() == view.split("── done")[-1].split()
+            assert "broken: " in shown and "fixed: " in shown
             assert "hazard shown: yes · fixed variant clean: yes" in shown
             assert "record 5 is malformed" in shown
             await pilot.press("escape")
@@ -457,7 +470,7 @@ def test_h_opens_the_lab_which_runs_an_experiment_and_shows_both_variants() -> N
 
 
 def test_closing_the_lab_kills_a_running_experiment() -> None:
-    from textual.widgets import OptionList, Static
+    from textual.widgets import OptionList
 
     from conc_tui.screens.hazards import HazardScreen
 
@@ -475,8 +488,9 @@ def test_closing_the_lab_kills_a_running_experiment() -> None:
                 await pilot.pause(0.1)
             assert screen.running == "switching"
             assert screen.steps[0].startswith("broken: ") and "threads spinning" in screen.steps[0]
-            body = _text(screen.query_one("#hazard-body", Static).content)
-            assert f"▶ {screen.steps[-1]}" in body
+            # The step shows as a step, or once its lanes come, as their heading.
+            shown = _shown(screen)
+            assert f"▶ {screen.steps[-1]}" in shown or f"{screen.steps[-1]}  " in shown
             assert _children(), "the experiment runs in a child process"
             began = time.monotonic()
             await pilot.press("escape")

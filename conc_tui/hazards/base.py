@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
+from conc_tui.hazards import timeline
+
 if TYPE_CHECKING:
     from multiprocessing.context import ForkContext, SpawnContext
 
@@ -70,7 +72,8 @@ def report_steps(callback: Callable[[str], None] | None) -> None:
 
 
 def step(text: str) -> None:
-    """Announce that a variant starts."""
+    """Announce that a variant starts, and record its workers' lanes from now on."""
+    timeline.begin(text)
     if _on_step is not None:
         _on_step(text)
 

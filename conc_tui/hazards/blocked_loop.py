@@ -18,7 +18,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from conc_tui.hazards import timeline
 from conc_tui.hazards.base import fmt_s, step
+from conc_tui.hazards.timeline import LaneState, Marker
 
 TASKS = 50
 BLOCK_S = 1.0
@@ -125,18 +127,23 @@ class _EchoServer:
         writer.close()
 
 
-async def _client(port: int, stop: asyncio.Event, done_at: list[float]) -> None:
+async def _client(port: int, stop: asyncio.Event, done_at: list[float], lane: Marker) -> None:
+    lane.mark(LaneState.WAIT_IO, "connecting")
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    lane.mark(LaneState.RUNNING)
     try:
         while not stop.is_set():
             writer.write(b"ping\n")
             await writer.drain()
+            lane.mark(LaneState.WAIT_IO, "awaits the echo")
             await reader.readline()
+            lane.mark(LaneState.RUNNING)
             done_at.append(time.perf_counter())
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
+        lane.mark(LaneState.DONE)
 
 
 async def _lag_monitor(stop: asyncio.Event, lags: list[float]) -> None:
@@ -156,18 +163,28 @@ async def _scenario(port: int, tasks: int, block_s: float, blocking: bool) -> Lo
     done_at: list[list[float]] = [[] for _ in range(tasks)]
     lags: list[float] = []
     began = time.perf_counter()
+    # The waiting task is this coroutine itself; its lane comes first, so that with the
+    # fifty network tasks compressed on screen it is never the one left out.
+    waiter = timeline.thread_lane("waiter")
+    lanes = [timeline.thread_lane(f"task {n + 1}") for n in range(tasks)]
     clients = [
-        asyncio.create_task(_client(port, stop, done_at[n]), name=f"net-{n}") for n in range(tasks)
+        asyncio.create_task(_client(port, stop, done_at[n], lanes[n]), name=f"net-{n}")
+        for n in range(tasks)
     ]
     monitor = asyncio.create_task(_lag_monitor(stop, lags), name="lag-monitor")
+    waiter.mark(LaneState.WAIT_IO, f"asyncio.sleep({WARMUP_S:g})")
     await asyncio.sleep(WARMUP_S)
     start = time.perf_counter()
     if blocking:
+        waiter.mark(LaneState.BLOCKED, f"time.sleep({block_s:g}) holds the loop")
         time.sleep(block_s)  # the hazard: nothing else on this loop runs until it returns
     else:
+        waiter.mark(LaneState.WAIT_IO, f"awaits asyncio.to_thread(time.sleep, {block_s:g})")
         await asyncio.to_thread(time.sleep, block_s)
     end = time.perf_counter()
+    waiter.mark(LaneState.WAIT_IO, f"asyncio.sleep({AFTER_S:g})")
     await asyncio.sleep(AFTER_S)
+    waiter.mark(LaneState.DONE)
     stop.set()
     await asyncio.gather(*clients, monitor)
     during = [sum(1 for t in times if start < t < end) for times in done_at]

@@ -22,7 +22,9 @@ from collections.abc import MutableSequence, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conc_tui.hazards import timeline
 from conc_tui.hazards.base import fmt_s, mp_context, step
+from conc_tui.hazards.timeline import LaneState, Marker
 
 LOCK_NAMES = ("lock-1", "lock-2")
 WORKER_NAMES = ("A", "B")
@@ -143,14 +145,23 @@ def _transfer_rounds(
     done: MutableSequence[int],
     cancel: Any,
     start: Any,
+    lane: Marker,
 ) -> None:
-    """Take the locks in ``order``, work a little, release; ``rounds`` times."""
+    """Take the locks in ``order``, work a little, release; ``rounds`` times.
+
+    Each step is marked on the worker's lane: waiting for a lock (and what it holds
+    meanwhile), holding, running between rounds, done or cancelled.
+    """
+    lane.mark(LaneState.IDLE, "waits for the start")
     start.wait(10)
+    lane.mark(LaneState.RUNNING)
+    taken: list[int] = []
     try:
         for _ in range(rounds):
-            taken: list[int] = []
+            taken = []
             try:
                 for index in order:
+                    lane.mark(LaneState.WAIT_LOCK, _waiting(index, taken))
                     waits[me] = index
                     # The flag is checked before every attempt, not only after a failed
                     # one, so a cancelled run stops at once rather than finishing its
@@ -161,15 +172,29 @@ def _transfer_rounds(
                     waits[me] = NOBODY
                     taken.append(index)
                     holds[me] |= 1 << index
+                    lane.mark(LaneState.HOLDING, "holds " + _lock_list(taken))
                     time.sleep(HOLD_S)
             finally:
                 waits[me] = NOBODY
                 for index in reversed(taken):
                     holds[me] &= ~(1 << index)
                     locks[index].release()
+            lane.mark(LaneState.RUNNING)
             done[me] += 1
     except _Cancelled:
+        let_go = f": let go of {_lock_list(taken)}" if taken else ""
+        lane.mark(LaneState.DONE, f"cancelled{let_go}")
         return
+    lane.mark(LaneState.DONE, f"{rounds} rounds done")
+
+
+def _lock_list(indexes: Sequence[int]) -> str:
+    return ", ".join(LOCK_NAMES[index] for index in indexes)
+
+
+def _waiting(index: int, taken: Sequence[int]) -> str:
+    held = f", holds {_lock_list(taken)}" if taken else ""
+    return f"waits for {LOCK_NAMES[index]}{held}"
 
 
 def find_cycle(holds: Sequence[int], waits: Sequence[int]) -> tuple[WaitEdge, ...]:
@@ -245,6 +270,7 @@ def _describe(orders: Sequence[Sequence[int]]) -> tuple[str, ...]:
 
 def _start_and_watch(
     workers: Sequence[Any],
+    lanes: Sequence[Marker],
     holds: Sequence[int],
     waits: Sequence[int],
     done: Sequence[int],
@@ -253,7 +279,8 @@ def _start_and_watch(
 ) -> tuple[tuple[WaitEdge, ...], float | None, bool]:
     """Start the two workers (threads or processes alike), watch them until they finish
     or deadlock, and ask them to cancel when they must."""
-    for worker in workers:
+    for lane, worker in zip(lanes, workers, strict=True):
+        lane.mark(LaneState.IDLE, "starting")
         worker.start()
     cycle, detected, must_cancel = _watch(
         lambda: any(w.is_alive() for w in workers), holds, waits, done, began
@@ -269,17 +296,20 @@ def run_threads(*, opposite: bool, rounds: int) -> DeadlockRun:
     holds, waits, done = [0, 0], [NOBODY, NOBODY], [0, 0]
     cancel, start = threading.Event(), threading.Barrier(2)
     orders = _orders(opposite)
+    lanes = [timeline.thread_lane(f"thread {name}") for name in WORKER_NAMES]
     workers = [
         threading.Thread(
             target=_transfer_rounds,
-            args=(w, locks, orders[w], rounds, holds, waits, done, cancel, start),
+            args=(w, locks, orders[w], rounds, holds, waits, done, cancel, start, lanes[w]),
             name=f"deadlock-{WORKER_NAMES[w]}",
             daemon=True,
         )
         for w in range(2)
     ]
     began = time.perf_counter()
-    cycle, detected, must_cancel = _start_and_watch(workers, holds, waits, done, cancel, began)
+    cycle, detected, must_cancel = _start_and_watch(
+        workers, lanes, holds, waits, done, cancel, began
+    )
     for worker in workers:
         worker.join(timeout=5)
     return DeadlockRun(
@@ -305,17 +335,20 @@ def run_processes(*, opposite: bool, rounds: int) -> DeadlockRun:
     holds, waits, done = ctx.RawArray("i", 2), ctx.RawArray("i", [NOBODY] * 2), ctx.RawArray("i", 2)
     cancel, start = ctx.Event(), ctx.Barrier(2)
     orders = _orders(opposite)
+    lanes = [timeline.process_lane(f"process {name}") for name in WORKER_NAMES]
     workers = [
         ctx.Process(
             target=_transfer_rounds,
-            args=(w, locks, orders[w], rounds, holds, waits, done, cancel, start),
+            args=(w, locks, orders[w], rounds, holds, waits, done, cancel, start, lanes[w]),
             name=f"deadlock-{WORKER_NAMES[w]}",
             daemon=True,
         )
         for w in range(2)
     ]
     began = time.perf_counter()
-    cycle, detected, must_cancel = _start_and_watch(workers, holds, waits, done, cancel, began)
+    cycle, detected, must_cancel = _start_and_watch(
+        workers, lanes, holds, waits, done, cancel, began
+    )
     killed = 0
     for worker in workers:
         worker.join(timeout=5)

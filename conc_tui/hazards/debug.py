@@ -20,7 +20,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from conc_tui.hazards import timeline
 from conc_tui.hazards.base import step
+from conc_tui.hazards.timeline import LaneState, Marker
 
 RECORDS = 20
 QUICK_RECORDS = 8
@@ -44,20 +46,39 @@ async def _parse(record: int) -> int:
     return record * 2
 
 
-async def _consumer(queue: asyncio.Queue[int | None], parsed: list[int]) -> None:
-    while (record := await queue.get()) is not None:
-        parsed.append(await _parse(record))
+async def _consumer(queue: asyncio.Queue[int | None], parsed: list[int], lane: Marker) -> None:
+    try:
+        lane.mark(LaneState.WAIT_IO, "awaits queue.get()")
+        while (record := await queue.get()) is not None:
+            lane.mark(LaneState.WAIT_IO, f"awaits _parse({record})")
+            parsed.append(await _parse(record))
+            lane.mark(LaneState.WAIT_IO, "awaits queue.get()")
+    except asyncio.CancelledError:
+        lane.mark(LaneState.DONE, "cancelled")
+        raise
+    except Exception as error:
+        # The lane shows the failure where it happened, whether or not anyone awaits it.
+        lane.mark(LaneState.FAILED, f"{type(error).__name__}: {error}")
+        raise
+    lane.mark(LaneState.DONE)
 
 
 async def _producer(
-    queue: asyncio.Queue[int | None], records: int, finished: asyncio.Event
+    queue: asyncio.Queue[int | None], records: int, finished: asyncio.Event, lane: Marker
 ) -> None:
-    for record in range(records):
-        await asyncio.sleep(SEND_EVERY_S)
-        await queue.put(record)
+    try:
+        for record in range(records):
+            lane.mark(LaneState.WAIT_IO, "asyncio.sleep")
+            await asyncio.sleep(SEND_EVERY_S)
+            lane.mark(LaneState.RUNNING, f"puts record {record}")
+            await queue.put(record)
+    except asyncio.CancelledError:
+        lane.mark(LaneState.DONE, "cancelled")
+        raise
     for _ in range(CONSUMERS):
         await queue.put(None)
     finished.set()
+    lane.mark(LaneState.DONE)
 
 
 async def _reporter(finished: asyncio.Event) -> None:
@@ -196,26 +217,36 @@ async def _sampling(view: TaskView, began: float, stop: asyncio.Event) -> None:
 async def _program(records: int, awaits_its_tasks: bool, parsed: list[int]) -> str:
     queue: asyncio.Queue[int | None] = asyncio.Queue()
     finished = asyncio.Event()
-    producer = asyncio.create_task(_producer(queue, records, finished), name="producer")
+    main = timeline.thread_lane("main")
+    producer_lane = timeline.thread_lane("producer")
+    lanes = [timeline.thread_lane(f"consumer {n + 1}") for n in range(CONSUMERS)]
+    producer = asyncio.create_task(
+        _producer(queue, records, finished, producer_lane), name="producer"
+    )
     reporter = asyncio.create_task(_reporter(finished), name="reporter")
     consumers = [
-        asyncio.create_task(_consumer(queue, parsed), name=f"consumer-{n}")
+        asyncio.create_task(_consumer(queue, parsed, lanes[n]), name=f"consumer-{n}")
         for n in range(CONSUMERS)
     ]
     if not awaits_its_tasks:
         # The hazard: fire-and-forget consumers. Whatever they raise stays in them.
+        main.mark(LaneState.WAIT_IO, "awaits the producer only")
         await asyncio.gather(producer, reporter)
         await asyncio.sleep(SETTLE_S)
+        main.mark(LaneState.DONE, "reports: finished")
         return "finished"
     try:
+        main.mark(LaneState.WAIT_IO, "awaits gather(producer, consumers)")
         await asyncio.gather(producer, reporter, *consumers)
     except BadRecordError as error:
+        main.mark(LaneState.DONE, f"reports: {type(error).__name__}")
         return f"failed: {type(error).__name__}: {error}"
     finally:
         # gather does not cancel the others when one fails; leave nothing running.
         for task in (producer, reporter, *consumers):
             task.cancel()
         await asyncio.gather(producer, reporter, *consumers, return_exceptions=True)
+    main.mark(LaneState.DONE, "reports: finished")
     return "finished"
 
 

@@ -4,7 +4,8 @@ The experiments start threads that contend for the GIL, spin on the CPU and bloc
 event loops on purpose; inside the app's process they would slow the UI and be slowed
 by it. The child is ``conc-tui demo NAME --json``, a fresh interpreter whose only output
 is the documented ``conc-tui/demo/1`` document, so the app shows the very figures the
-command line prints. (A multiprocessing child would not do: under Textual, stderr is not
+command line prints; with ``--stream`` its stderr also carries its workers' lanes as
+they happen. (A multiprocessing child would not do: under Textual, stderr is not
 a real file, and multiprocessing's spawn start-up fails on it.) Cancelling, or a run
 past its time limit, kills the child and every process it started.
 """
@@ -25,6 +26,7 @@ import psutil
 
 from conc_tui.hazards import registry
 from conc_tui.hazards.report import SCHEMA, STEP_PREFIX
+from conc_tui.hazards.stream import LANES_PREFIX
 
 TIME_LIMIT_S = 120.0
 POLL_S = 0.1
@@ -56,11 +58,19 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def _drain(stream: IO[str], into: list[str], on_step: Callable[[str], None] | None) -> None:
+def _drain(
+    stream: IO[str],
+    into: list[str],
+    on_step: Callable[[str], None] | None,
+    on_lanes: Callable[[str], object] | None = None,
+) -> None:
     for line in stream:
         if line.startswith(STEP_PREFIX):
             if on_step is not None:
                 on_step(line[len(STEP_PREFIX) :].rstrip("\n"))
+        elif line.startswith(LANES_PREFIX):
+            if on_lanes is not None:
+                on_lanes(line)
         else:
             into.append(line)
 
@@ -70,6 +80,7 @@ def run_isolated(
     quick: bool = False,
     cancel: threading.Event | None = None,
     on_step: Callable[[str], None] | None = None,
+    on_lanes: Callable[[str], object] | None = None,
 ) -> Outcome:
     """Run ``conc-tui demo NAME --json`` in a child process and wait for its document.
 
@@ -78,11 +89,15 @@ def run_isolated(
         quick: Use the small sizes.
         cancel: Set it to stop the run: the child and its processes are killed.
         on_step: Called (on a reader thread) with each step the child announces.
+        on_lanes: Given, the child streams its workers' lanes (``--stream``), and this
+            is called (on the same reader thread) with each line of it, as it comes.
     """
     registry.get(name)  # an unknown name fails here, before a process starts
     command = [sys.executable, "-m", "conc_tui", "demo", name, "--json"]
     if quick:
         command.append("--quick")
+    if on_lanes is not None:
+        command.append("--stream")
     child = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -97,7 +112,7 @@ def run_isolated(
     # and stalls the child, and each step is known the moment it starts.
     readers = [
         threading.Thread(target=_drain, args=(child.stdout, out, None), daemon=True),
-        threading.Thread(target=_drain, args=(child.stderr, err, on_step), daemon=True),
+        threading.Thread(target=_drain, args=(child.stderr, err, on_step, on_lanes), daemon=True),
     ]
     for reader in readers:
         reader.start()

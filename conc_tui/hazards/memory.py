@@ -17,7 +17,9 @@ from typing import Any
 
 import psutil
 
+from conc_tui.hazards import timeline
 from conc_tui.hazards.base import fmt_bytes, spawn_context, step
+from conc_tui.hazards.timeline import LaneState, Marker
 
 WORKERS = 4
 QUICK_WORKERS = 2
@@ -30,22 +32,31 @@ def _build() -> dict[int, str]:
     return {n: f"item-{n:08d}" for n in range(WORK_ITEMS)}
 
 
-def _hold_in_process(ready: Any, release: Any) -> None:
+HOLDS = "holds its data while it is measured"
+
+
+def _hold_in_process(ready: Any, release: Any, lane: Marker) -> None:
+    lane.mark(LaneState.RUNNING, "builds its data")
     data = _build()
+    lane.mark(LaneState.IDLE, HOLDS)
     ready.put(len(data))
     release.wait(READY_TIMEOUT_S)
+    lane.mark(LaneState.DONE)
 
 
-def _hold_in_threads(workers: int, ready: Any, release: Any) -> None:
+def _hold_in_threads(workers: int, ready: Any, release: Any, lanes: list[Marker]) -> None:
     built = threading.Barrier(workers + 1)
     held: list[dict[int, str]] = []
 
-    def one() -> None:
+    def one(lane: Marker) -> None:
+        lane.mark(LaneState.RUNNING, "builds its data")
         held.append(_build())
+        lane.mark(LaneState.IDLE, HOLDS)
         built.wait(READY_TIMEOUT_S)
         release.wait(READY_TIMEOUT_S)
+        lane.mark(LaneState.DONE)
 
-    threads = [threading.Thread(target=one, daemon=True) for _ in range(workers)]
+    threads = [threading.Thread(target=one, args=(lane,), daemon=True) for lane in lanes]
     for thread in threads:
         thread.start()
     built.wait(READY_TIMEOUT_S)
@@ -54,15 +65,18 @@ def _hold_in_threads(workers: int, ready: Any, release: Any) -> None:
         thread.join()
 
 
-def _hold_in_tasks(workers: int, ready: Any, release: Any) -> None:
-    async def one(held: list[dict[int, str]], gate: asyncio.Event) -> None:
+def _hold_in_tasks(workers: int, ready: Any, release: Any, lanes: list[Marker]) -> None:
+    async def one(held: list[dict[int, str]], gate: asyncio.Event, lane: Marker) -> None:
+        lane.mark(LaneState.RUNNING, "builds its data")
         held.append(_build())
+        lane.mark(LaneState.IDLE, HOLDS)
         await gate.wait()
+        lane.mark(LaneState.DONE)
 
     async def main() -> None:
         held: list[dict[int, str]] = []
         gate = asyncio.Event()
-        tasks = [asyncio.create_task(one(held, gate)) for _ in range(workers)]
+        tasks = [asyncio.create_task(one(held, gate, lane)) for lane in lanes]
         while len(held) < workers:
             await asyncio.sleep(0.01)
         ready.put(len(held))
@@ -73,9 +87,11 @@ def _hold_in_tasks(workers: int, ready: Any, release: Any) -> None:
     asyncio.run(main())
 
 
-def _hold_nothing(ready: Any, release: Any) -> None:
+def _hold_nothing(ready: Any, release: Any, lane: Marker) -> None:
+    lane.mark(LaneState.IDLE, "an interpreter doing nothing, measured")
     ready.put(0)
     release.wait(READY_TIMEOUT_S)
+    lane.mark(LaneState.DONE)
 
 
 @dataclass(frozen=True)
@@ -138,18 +154,26 @@ def _measure(model: str, workers: int) -> tuple[int, int, str]:
     """
     ctx = spawn_context()
     ready, release = ctx.Queue(), ctx.Event()
+    starting: list[Marker] = []
     if model == "process":
+        starting = [timeline.process_lane(f"process {n + 1}") for n in range(workers)]
         children = [
-            ctx.Process(target=_hold_in_process, args=(ready, release), daemon=True)
-            for _ in range(workers)
+            ctx.Process(target=_hold_in_process, args=(ready, release, lane), daemon=True)
+            for lane in starting
         ]
     else:
         target = {"thread": _hold_in_threads, "async": _hold_in_tasks}.get(model)
+        noun = {"thread": "thread", "async": "task"}.get(model, "interpreter")
+        lanes = [timeline.process_lane(f"{noun} {n + 1}") for n in range(workers)]
+        starting = lanes if target else lanes[:1]
         children = [
-            ctx.Process(target=target, args=(workers, ready, release), daemon=True)
+            ctx.Process(target=target, args=(workers, ready, release, lanes), daemon=True)
             if target
-            else ctx.Process(target=_hold_nothing, args=(ready, release), daemon=True)
+            else ctx.Process(target=_hold_nothing, args=(ready, release, lanes[0]), daemon=True)
         ]
+    for lane in starting:
+        # The interpreter the worker runs in starts first: its lane shows how long.
+        lane.mark(LaneState.IDLE, "its interpreter starts")
     try:
         for child in children:
             child.start()

@@ -25,7 +25,9 @@ from typing import Any
 
 import psutil
 
+from conc_tui.hazards import timeline
 from conc_tui.hazards.base import fmt_bytes, mp_context, step
+from conc_tui.hazards.timeline import LaneState, Marker
 
 Task = tuple[int, bytes]
 """(loop iterations of work, a payload record)."""
@@ -174,7 +176,7 @@ def _chunksize(count: int, workers: int) -> int:
 
 
 def _sweep(
-    pool: Any, count: int, workers: int
+    pool: Any, count: int, workers: int, lane: Marker
 ) -> tuple[tuple[SweepPoint, ...], float | None, float | None]:
     """Grow the task until processes beat the loop, one task per message and in chunks."""
     points: list[SweepPoint] = []
@@ -183,7 +185,9 @@ def _sweep(
     size = _chunksize(count, workers)
     for units in SWEEP_UNITS:
         tasks = make_tasks(count, units)
+        lane.mark(LaneState.RUNNING, f"a loop of {units}-unit tasks")
         serial = _serial(tasks)
+        lane.mark(LaneState.WAIT_IO, f"awaits pool.map of {units}-unit tasks")
         one = _timed(partial(pool.map, work, tasks, chunksize=1))
         many = _timed(partial(pool.map, work, tasks, chunksize=size))
         work_us = serial / count * 1e6
@@ -205,25 +209,44 @@ def run(quick: bool = False, workers: int | None = None) -> OverheadResult:
     empty = [(0, payload) for _, payload in tasks]
     pickled = sum(len(pickle.dumps(task)) for task in tasks) / count
     step(f"{count:,} tiny tasks in a loop, then on {workers} threads")
+    main = timeline.thread_lane("main")
+    main.mark(LaneState.RUNNING, "the loop")
     serial = _serial(tasks)
+    main.mark(LaneState.WAIT_IO, f"awaits {workers} threads")
     with ThreadPoolExecutor(workers) as threads:
         threads_s = _timed(lambda: list(threads.map(work, tasks)))
     ctx = mp_context()
+    main.mark(LaneState.WAIT_IO, f"starts a pool of {workers} processes")
+    before = set(ctx.active_children())
     began = time.perf_counter()
     pool = ctx.Pool(workers)
     try:
         # Start-up counts until every worker has answered once, not only until fork.
         pool.map(_noop, range(workers), chunksize=1)
         startup = time.perf_counter() - began
-        step(f"broken: {workers} processes, one task per message")
-        broken = _pool_map(pool, tasks, 1)
-        crossing = _timed(lambda: pool.map(work, empty, chunksize=1)) / count * 1e6
-        step(f"fixed: chunksize {_chunksize(count, workers)}")
-        fixed = _pool_map(pool, tasks, _chunksize(count, workers))
-        step("bigger and bigger tasks, until processes win")
-        sweep, break_even, break_even_chunked = _sweep(
-            pool, QUICK_SWEEP_TASKS if quick else SWEEP_TASKS, workers
-        )
+        main.mark(LaneState.DONE)
+        pids = [child.pid for child in set(ctx.active_children()) - before if child.pid]
+        with timeline.sampled_processes(sorted(pids)):
+            step(f"broken: {workers} processes, one task per message")
+            main = timeline.thread_lane("main")
+            main.mark(LaneState.WAIT_IO, "awaits pool.map, one task per message")
+            broken = _pool_map(pool, tasks, 1)
+            main.mark(LaneState.WAIT_IO, "awaits pool.map of empty tasks: the crossing")
+            crossing = _timed(lambda: pool.map(work, empty, chunksize=1)) / count * 1e6
+            main.mark(LaneState.DONE)
+            step(f"fixed: chunksize {_chunksize(count, workers)}")
+            main = timeline.thread_lane("main")
+            main.mark(
+                LaneState.WAIT_IO, f"awaits pool.map in chunks of {_chunksize(count, workers)}"
+            )
+            fixed = _pool_map(pool, tasks, _chunksize(count, workers))
+            main.mark(LaneState.DONE)
+            step("bigger and bigger tasks, until processes win")
+            main = timeline.thread_lane("main")
+            sweep, break_even, break_even_chunked = _sweep(
+                pool, QUICK_SWEEP_TASKS if quick else SWEEP_TASKS, workers, main
+            )
+            main.mark(LaneState.DONE)
     finally:
         pool.close()
         pool.join()

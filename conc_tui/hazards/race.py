@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
+from conc_tui.hazards import timeline
 from conc_tui.hazards.base import fmt_s, mp_context, step
+from conc_tui.hazards.timeline import LaneState, Marker
 
 YIELD_POINT = "time.sleep(0) between the read and the write (it releases the GIL)"
 THREADS = 4
@@ -100,12 +102,14 @@ class _Box:
     value = 0
 
 
-def _racy_adder(box: _Box, increments: int, start: threading.Barrier) -> None:
+def _racy_adder(box: _Box, increments: int, start: threading.Barrier, lane: Marker) -> None:
     start.wait()
+    lane.mark(LaneState.RUNNING, "read, yield, write: no lock")
     for _ in range(increments):
         seen = box.value
         time.sleep(0)  # the yield point: another thread may read the same old value now
         box.value = seen + 1
+    lane.mark(LaneState.DONE)
 
 
 def _locked_adder(
@@ -115,16 +119,21 @@ def _locked_adder(
     lock: threading.Lock,
     waits: list[float],
     slot: int,
+    lane: Marker,
 ) -> None:
     start.wait()
     waited = 0.0
     for _ in range(increments):
+        lane.mark(LaneState.WAIT_LOCK, "waits for the counter's lock")
         asked = time.perf_counter()
         with lock:
             waited += time.perf_counter() - asked
+            lane.mark(LaneState.HOLDING, "holds the counter's lock")
             seen = box.value
             time.sleep(0)  # the same yield point: harmless while the lock is held
             box.value = seen + 1
+        lane.mark(LaneState.RUNNING)
+    lane.mark(LaneState.DONE)
     waits[slot] = waited
 
 
@@ -134,10 +143,13 @@ def count_with_threads(threads: int, increments: int, *, locked: bool) -> Counte
     start = threading.Barrier(threads)
     lock = threading.Lock()
     waits = [0.0] * threads
+    lanes = [timeline.thread_lane(f"thread {n + 1}") for n in range(threads)]
     workers = [
         threading.Thread(
             target=_locked_adder if locked else _racy_adder,
-            args=(box, increments, start, lock, waits, n) if locked else (box, increments, start),
+            args=(box, increments, start, lock, waits, n, lanes[n])
+            if locked
+            else (box, increments, start, lanes[n]),
             name=f"race-adder-{n}",
             daemon=True,
         )
@@ -161,20 +173,28 @@ def count_with_threads(threads: int, increments: int, *, locked: bool) -> Counte
     )
 
 
-def _private_adder(increments: int, results: Any, slot: int, go: Any) -> None:
+def _private_adder(increments: int, results: Any, slot: int, go: Any, lane: Marker) -> None:
+    lane.mark(LaneState.IDLE, "waits for the start")
     go.wait(10)
+    lane.mark(LaneState.RUNNING, "adds to its own counter")
     count = 0
     for _ in range(increments):
         count += 1
     results[slot] = count
+    lane.mark(LaneState.DONE)
 
 
-def _shared_unlocked_adder(increments: int, shared: Synchronized[int], go: Any) -> None:
+def _shared_unlocked_adder(
+    increments: int, shared: Synchronized[int], go: Any, lane: Marker
+) -> None:
+    lane.mark(LaneState.IDLE, "waits for the start")
     go.wait(10)
+    lane.mark(LaneState.RUNNING, "v.value += 1 outside its lock")
     for _ in range(increments):
         # Reading and writing .value each take the Value's lock, but not together: the
         # read-modify-write in between is as interruptible as the threads' one.
         shared.value += 1
+    lane.mark(LaneState.DONE)
 
 
 def count_with_processes(processes: int, increments: int, *, shared: bool) -> CounterRun:
@@ -183,21 +203,24 @@ def count_with_processes(processes: int, increments: int, *, shared: bool) -> Co
     # Every child waits at this gate, so they all count at once rather than one after
     # the other as they happen to start.
     go = ctx.Event()
+    lanes = [timeline.process_lane(f"process {n + 1}") for n in range(processes)]
     if shared:
         counter = ctx.Value("q", 0)
         children = [
-            ctx.Process(target=_shared_unlocked_adder, args=(increments, counter, go))
-            for _ in range(processes)
+            ctx.Process(target=_shared_unlocked_adder, args=(increments, counter, go, lanes[n]))
+            for n in range(processes)
         ]
     else:
         # Each child counts in its own memory; the array only carries the totals back.
         totals = ctx.Array("q", processes)
         children = [
-            ctx.Process(target=_private_adder, args=(increments, totals, n, go))
+            ctx.Process(target=_private_adder, args=(increments, totals, n, go, lanes[n]))
             for n in range(processes)
         ]
     began = time.perf_counter()
-    for child in children:
+    for lane, child in zip(lanes, children, strict=True):
+        # Marked by the parent down the child's own pipe: the lane shows the start-up.
+        lane.mark(LaneState.IDLE, "starting")
         child.start()
     go.set()
     for child in children:

@@ -22,7 +22,9 @@ from typing import Any
 
 import psutil
 
+from conc_tui.hazards import timeline
 from conc_tui.hazards.base import mp_context, step
+from conc_tui.hazards.timeline import LaneState, Marker
 
 SPIN_S = 1.0
 QUICK_SPIN_S = 0.3
@@ -32,6 +34,8 @@ BATCHES = 3
 """Hand-offs are timed in batches and the fastest counts: the one other load disturbed least."""
 QUICK_PING_PONGS = 300
 THREAD_STATUS = "/proc/thread-self/status"
+SLICE_S = 0.02
+"""How often a spinning worker checks whether it got its share of a core."""
 
 Counters = tuple[int, int]
 """(voluntary, involuntary) context switches."""
@@ -57,21 +61,37 @@ def _process_counters() -> Counters | None:
     return switches.voluntary, switches.involuntary
 
 
-def _spin(seconds: float, counters: Any) -> tuple[Counters | None, Counters | None, int, float]:
+def _spin(
+    seconds: float, counters: Any, lane: Marker, waiting: LaneState
+) -> tuple[Counters | None, Counters | None, int, float]:
     before = counters()
     began = time.perf_counter()
     steps, acc = 0, 0
-    while time.perf_counter() - began < seconds:
+    # Every SLICE_S the worker compares its own CPU clock with the wall clock: under
+    # half of the slice on a core means it spent the rest ready but waiting its turn.
+    # Marked only when that changes, and read once a slice, so the spin stays the spin.
+    slice_end, cpu_at, shown = began + SLICE_S, time.thread_time(), LaneState.RUNNING
+    lane.mark(shown)
+    while (now := time.perf_counter()) - began < seconds:
+        if now >= slice_end:
+            cpu = time.thread_time()
+            share = (cpu - cpu_at) / (now - slice_end + SLICE_S)
+            state = LaneState.RUNNING if share >= 0.5 else waiting
+            if state is not shown:
+                lane.mark(state, f"{share:.0%} of a core" if state is waiting else "")
+                shown = state
+            slice_end, cpu_at = now + SLICE_S, cpu
         for n in range(1_000):
             acc = (acc * 31 + n) & 0xFFFF
         steps += 1
     elapsed = time.perf_counter() - began
+    lane.mark(LaneState.DONE)
     return before, counters(), steps, elapsed
 
 
-def _spin_in_process(seconds: float, go: Any, out: Any) -> None:
+def _spin_in_process(seconds: float, go: Any, out: Any, lane: Marker) -> None:
     go.wait(30)
-    out.put(_spin(seconds, _process_counters))
+    out.put(_spin(seconds, _process_counters, lane, LaneState.WAIT_CPU))
 
 
 @dataclass(frozen=True)
@@ -169,11 +189,18 @@ def spin_threads(workers: int, seconds: float) -> SwitchRun:
     samples: list[tuple[Counters | None, Counters | None, int, float]] = []
     go = threading.Barrier(workers)
 
-    def one() -> None:
+    def one(lane: Marker) -> None:
         go.wait(30)
-        samples.append(_spin(seconds, _thread_counters))
+        samples.append(_spin(seconds, _thread_counters, lane, LaneState.WAIT_GIL))
 
-    threads = [threading.Thread(target=one, name=f"spin-{n}", daemon=True) for n in range(workers)]
+    threads = [
+        threading.Thread(
+            target=one, args=(timeline.thread_lane(f"thread {n + 1}"),), name=f"spin-{n}"
+        )
+        for n in range(workers)
+    ]
+    for thread in threads:
+        thread.daemon = True
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -185,11 +212,13 @@ def spin_processes(workers: int, seconds: float) -> SwitchRun:
     """``workers`` processes spinning at once."""
     ctx = mp_context()
     go, out = ctx.Event(), ctx.Queue()
+    lanes = [timeline.process_lane(f"process {n + 1}") for n in range(workers)]
     children = [
-        ctx.Process(target=_spin_in_process, args=(seconds, go, out), daemon=True)
-        for _ in range(workers)
+        ctx.Process(target=_spin_in_process, args=(seconds, go, out, lanes[n]), daemon=True)
+        for n in range(workers)
     ]
-    for child in children:
+    for lane, child in zip(lanes, children, strict=True):
+        lane.mark(LaneState.IDLE, "starting")
         child.start()
     go.set()
     samples = [out.get(timeout=seconds + 30) for _ in children]
