@@ -88,6 +88,12 @@ class LinesView(ScrollView, can_focus=False):
     def _relayout(self) -> None:
         width = self.scrollable_content_region.width
         rows = self._wrap(self._texts, width)
+        height = self.scrollable_content_region.height
+        if height and len(rows) > height and not self.show_vertical_scrollbar:
+            # These rows will bring the scroll bar, which takes a column: wrap for the
+            # width that will be left, or the widest rows would be cut at the edge.
+            width -= self.styles.scrollbar_size_vertical
+            rows = self._wrap(self._texts, width)
         # Compare plain text plus the style spans' hash, which is cheap and exact enough:
         # a row whose text and styling are unchanged needs no repaint.
         plain = [(row.plain, hash(tuple(row.spans))) for row in rows]
