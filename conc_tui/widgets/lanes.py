@@ -232,7 +232,7 @@ class WorkerLanes(ScrollView, can_focus=False):
         self._cells: dict[int, tuple[bytes, bytes]] = {}
         self._actor: list[tuple[str, int]] = []
         self._cache: dict[int, tuple[RowKey, Strip]] = {}
-        self._shifters: dict[tuple[str, int, bool], ShiftingRuns] = {}
+        self._shifters: dict[tuple[str, int], ShiftingRuns] = {}
         self._extra_rows: dict[tuple[str, int], tuple[RowKey, Strip]] = {}
         """Per lane, the strip its extra rows share (a tall lane's rows 2..n look alike)."""
         self._first_cell = 0
@@ -265,8 +265,6 @@ class WorkerLanes(ScrollView, can_focus=False):
             self._clear_rows()
             self._shifters.clear()
             _look_in.cache_clear()
-            _with_base.cache_clear()
-            _actor_look.cache_clear()
             self.refresh()
 
     def _clear_rows(self) -> None:
@@ -642,9 +640,11 @@ class WorkerLanes(ScrollView, can_focus=False):
             view = views[index]
             cells, cores = self._cells.get(view.worker_id, (view.lane, b""))
             assert key is not None
-            shifter = self._shifters.get((kind, index, sub > 0))
+            # One shifter per lane: its rows show the same cells, so the second row
+            # built in a frame gets the first one's segments as they are.
+            shifter = self._shifters.get((kind, index))
             if shifter is None:
-                shifter = self._shifters[(kind, index, sub > 0)] = ShiftingRuns()
+                shifter = self._shifters[(kind, index)] = ShiftingRuns()
             strip = self.render_row(
                 view,
                 width,
@@ -677,7 +677,7 @@ class WorkerLanes(ScrollView, can_focus=False):
         if len(marks) < cells:
             segments.append(Segment(" " * (cells - len(marks)), paint.base))
         for (char, state), run in groupby(marks):
-            look = _actor_look(state, char not in (NOBODY, " "), paint)
+            look = paint.actor_look(state, char not in (NOBODY, " "))
             segments.append(Segment(char * len(list(run)), look))
         return _exact_strip(segments, cell_len(label) + max(cells, len(marks)), width, paint.base)
 
@@ -836,7 +836,7 @@ def _converted(
     return truecolor.truecolor_style(look, background)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Paint:
     """How a row's segments are styled: on the widget's own style (its background), with
     colours converted as the app's ANSI-to-truecolor filter converts them.
@@ -854,6 +854,11 @@ class Paint:
     """The state style table the looks come from (see :func:`style_generation`): read
     once here, not once a segment (it is a look-up in the app's weak table)."""
 
+    looks: dict[object, Style] = field(default_factory=dict, compare=False, repr=False)
+    """Combined looks made so far. A paint lives until the widget's style changes, so
+    its looks never outlive their theme; a dict on it is cheaper than a cache keyed
+    by the paint, whose hash covers every field."""
+
     @classmethod
     def plain(cls) -> Paint:
         """No widget style and no conversion, in the current style table."""
@@ -861,19 +866,20 @@ class Paint:
 
     def on_base(self, look: Style) -> Style:
         """``look`` over the widget's style, converted."""
-        return look if self.base is None else _with_base(self, look)
+        if self.base is None:
+            return look
+        found = self.looks.get(look)
+        if found is None:
+            found = self.looks[look] = _converted(self.base + look, self.truecolor, self.background)
+        return found
 
-
-@lru_cache(maxsize=256)
-def _actor_look(state: int, solid: bool, paint: Paint) -> Style:
-    # The paint names its style table: a look cached under one theme never serves another.
-    return paint.on_base(style(state) + Style(reverse=solid))
-
-
-@lru_cache(maxsize=1024)
-def _with_base(paint: Paint, look: Style) -> Style:
-    assert paint.base is not None
-    return _converted(paint.base + look, paint.truecolor, paint.background)
+    def actor_look(self, state: int, solid: bool) -> Style:
+        """An actor lane's cell: the state's style, reversed where someone held it."""
+        key = (state, solid)
+        found = self.looks.get(key)
+        if found is None:
+            found = self.looks[key] = self.on_base(style(state) + Style(reverse=solid))
+        return found
 
 
 class ShiftingRuns:
@@ -917,7 +923,10 @@ class ShiftingRuns:
 
     def update(self, start: int, key: bytes, confirmed: int, paint: Paint | None) -> list[Segment]:
         """The segments of ``key``, whose first cell is absolute cell ``start``."""
-        keep = self._agree(start, key, confirmed) if paint == self.paint else 0
+        same = (start, confirmed, key) == (self.start, self.confirmed, self.key)
+        if same and paint is self.paint:
+            return self.segments  # a tall lane's other row, in the same frame
+        keep = self._agree(start, key, confirmed) if paint is self.paint else 0
         runs: list[Run] = []
         segments: list[Segment] = []
         if keep:
