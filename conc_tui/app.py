@@ -28,6 +28,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from conc_tui.config import MAX_WORKERS, WORKLOADS, RunConfig, WorkloadOptions
 from conc_tui.controller import RunController
+from conc_tui.frame_budget import FrameBudget
 from conc_tui.keys import Key, bindings, footer_bindings, footer_keys, palette_entries
 from conc_tui.knobs import carry_knobs, knob, untimed
 from conc_tui.lifecycle import exit_by, leave_now
@@ -54,6 +55,8 @@ PANES: tuple[tuple[str, str, str], ...] = tuple(
 
 MIN_WIDTH, MIN_HEIGHT = 60, 16
 CORE_INTERVAL_S = 0.22
+BUDGET_CHECK_S = 1.0
+"""How often the UI weighs its own CPU against its budget (see conc_tui.frame_budget)."""
 """Core sampling period: about 4.5 Hz, enough for the kernel's 10 ms tick counts."""
 
 APP_ITEMS: dict[str, int] = {name: workload_spec(name).app_items for name in WORKLOADS}
@@ -212,6 +215,8 @@ class ConcApp(App[None]):
         self.options = options or WorkloadOptions()
         self._core_sampler = core_sampler
         self._min_redraw_s = 1.0 / refresh_hz if refresh_hz > 0 else 0.0
+        self.frame_budget = FrameBudget(self._min_redraw_s)
+        self._budget_clock = (time.process_time(), time.monotonic())
         self._last_redraw = 0.0
         self._redraw_pending = False
         self._cores_stop = threading.Event()
@@ -262,6 +267,7 @@ class ConcApp(App[None]):
         self._sample_cores()
         self._install_signal_handlers()
         self.set_interval(STALL_CHECK_S, self._check_stalls)
+        self.set_interval(BUDGET_CHECK_S, self._keep_to_budget)
         if not self.is_headless:
             self._watch_terminal()
 
@@ -296,6 +302,13 @@ class ConcApp(App[None]):
         # Samples arrive from a thread, also while the panes are mounted or removed.
         with contextlib.suppress(NoMatches):
             self.show_cores(message.history)
+
+    def _keep_to_budget(self) -> None:
+        """Redraw less often while drawing costs more than the UI's CPU budget."""
+        cpu, wall = time.process_time(), time.monotonic()
+        last_cpu, last_wall = self._budget_clock
+        self._budget_clock = (cpu, wall)
+        self._min_redraw_s = self.frame_budget.update(cpu - last_cpu, wall - last_wall)
 
     def _check_stalls(self) -> None:
         """Say so when a live run has sent nothing for a while (a stopped lab, say)."""
