@@ -417,8 +417,12 @@ class ConcApp(App[None]):
         serial = self.serial_results.get((workload, state.config.options))
         if state.config.options.duration_s is not None:
             serial = self._timed_serial(state, workload)
+        try:
+            pane = self._pane(state.model)
+        except NoMatches:
+            return  # a snapshot that came in as the app closes: its panes are gone
         with self.batch_update():
-            self._pane(state.model).show(
+            pane.show(
                 state.snapshot, state.config, serial, loop=state.loop, stalled_s=state.stalled_s
             )
 
