@@ -173,6 +173,54 @@ def test_which_workloads_can_run_is_tried_once_and_remembered() -> None:
     assert interp.refuses("files", "conc_tui.workloads.files") is None
 
 
+# What a worker has no use for: every interpreter would import them afresh.
+HEAVY_FOR_A_WORKER = (
+    "concurrent.futures",
+    "logging",
+    "psutil",
+    "conc_tui.models.base",
+    "conc_tui.models.interp",
+    "conc_tui.models.process",
+    "conc_tui.models.thread",
+    "conc_tui.telemetry.lock",
+)
+
+
+@needs_interpreters
+def test_an_interpreter_becomes_a_cpu_worker_without_importing_the_pools_machinery() -> None:
+    found = interp._api()
+    assert found is not None
+    worker = interp.InterpreterWorker(*found, "conc_tui.workloads.cpu")
+    try:
+        worker.attach(make_workload(RunConfig("interp", "cpu", 1, SMALL["cpu"])), 0, -1)
+        worker.interpreter.exec(
+            "import sys\n"
+            f"loaded = [name for name in {HEAVY_FOR_A_WORKER!r} if name in sys.modules]\n"
+            "assert not loaded, f'a worker imported {loaded}'"
+        )
+    finally:
+        worker.close()
+
+
+@needs_interpreters
+def test_a_files_worker_names_its_log_locks_by_worker_not_by_the_shared_pid(
+    tmp_path: Path,
+) -> None:
+    found = interp._api()
+    assert found is not None
+    files = make_workload(RunConfig("interp", "files", 1, SMALL["files"]))
+    files.prepare(tmp_path)
+    worker = interp.InterpreterWorker(*found, "conc_tui.workloads.files")
+    try:
+        worker.attach(files, 7, -1)
+        worker.interpreter.exec(
+            "import conc_tui.telemetry.lock as lock\n"
+            "assert lock.InstrumentedRLock().lock_id == 7, lock.InstrumentedRLock().lock_id"
+        )
+    finally:
+        worker.close()
+
+
 @needs_interpreters
 def test_a_failing_item_is_counted_and_the_run_goes_on() -> None:
     result = execute(RunConfig("interp", "cpu", 2), workload=HalfFailing())
