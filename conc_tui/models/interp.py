@@ -18,7 +18,8 @@ psutil, as of this writing) refuse to load, and a workload that needs one cannot
 here. A run's workers find out as they import the workload (and fail the run with
 the import's own error); :func:`workload_support` asks a fresh interpreter when no run
 has yet. Either answer is remembered for the life of the process; the pane's table of
-them is measured once per machine with the costs (:mod:`conc_tui.models.interp_costs`).
+them is measured once per machine with the costs (:mod:`conc_tui.models.interp_costs`),
+and the CLI asks that table first.
 
 Nothing may fork while interpreters exist: on 3.13.0 a fork then aborts the process
 ("Fatal Python error: PyThreadState_Get"), so this model starts no process, and

@@ -6,9 +6,9 @@ is measured here, once per machine and Python, in a process of its own, and cach
 
 - **start-up**, each worker timed alone, one after another, the median of
   :data:`SAMPLES`, after one warm-up start whose one-off costs a pool also pays once:
-  an *interpreter* from its creation until it has imported the interpreters model and
-  the cpu workload, exactly what a worker of :mod:`conc_tui.models.interp` does before
-  its "hello"; a *process* from ``start()`` until it answers from a pool context like
+  an *interpreter* from its creation until it has imported the worker-side module
+  (:mod:`conc_tui.models.interp_worker`) and the cpu workload, exactly what a worker of
+  :mod:`conc_tui.models.interp` does before its "hello"; a *process* from ``start()`` until it answers from a pool context like
   the process model's (a fork server that preloaded the same modules, so each worker
   is a fork; the server's own start is the warm-up, kept as ``first_process_start_s``);
   a *thread* from ``start()`` until it runs.
