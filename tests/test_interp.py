@@ -578,7 +578,7 @@ def test_young_busy_figures_are_measured_again_once_the_machine_is_quiet(
 def test_old_busy_figures_are_measured_again_even_on_a_busy_machine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    later = BUSY.measured_at + interp_costs.BUSY_KEPT_S + 1  # type: ignore[operator]
+    later = NOW + interp_costs.BUSY_KEPT_S  # BUSY was measured a minute before NOW
     first, settled, measured = _probe_after(BUSY, _Quiet(False), later, tmp_path, monkeypatch)
     assert (first, settled, measured) == (BUSY, QUIET, True)
     undated = dataclasses.replace(BUSY, measured_at=None)
