@@ -8,9 +8,10 @@ is measured here, once per machine and Python, in a process of its own, and cach
   :data:`SAMPLES`, after one warm-up start whose one-off costs a pool also pays once:
   an *interpreter* from its creation until it has imported the worker-side module
   (:mod:`conc_tui.models.interp_worker`) and the cpu workload, exactly what a worker of
-  :mod:`conc_tui.models.interp` does before its "hello"; a *process* from ``start()`` until it answers from a pool context like
-  the process model's (a fork server that preloaded the same modules, so each worker
-  is a fork; the server's own start is the warm-up, kept as ``first_process_start_s``);
+  :mod:`conc_tui.models.interp` does before its "hello"; a *process* from ``start()``
+  until it answers from a pool context like the process model's (a fork server that
+  preloaded the same modules, so each worker is a fork; the server's own start is the
+  warm-up, kept as ``first_process_start_s``);
   a *thread* from ``start()`` until it runs.
 - **memory**, as USS (pages no other process shares), read by psutil from this, the
   observing, interpreter: psutil refuses to load inside a subinterpreter. An
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import importlib.metadata
 import json
 import multiprocessing
@@ -365,6 +367,7 @@ def measure(samples: int = SAMPLES) -> InterpCosts:
 # --- The cache ------------------------------------------------------------------------
 
 
+@functools.cache  # reading four packages' metadata takes ~10 ms; they stay put
 def cache_key() -> str:
     """What the figures hold for: this machine, this Python, these packages."""
     versions = []
