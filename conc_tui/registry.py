@@ -167,8 +167,10 @@ def _interp_available() -> str | None:
 
 
 def _interp_refuses(workload: str) -> str | None:
-    interp: Any = importlib.import_module("conc_tui.models.interp")
-    reason: str | None = interp.refuses(workload, workload_spec(workload).module)
+    # From the table measured once per machine when there is one: asking again
+    # would create an interpreter in this process.
+    costs: Any = importlib.import_module("conc_tui.models.interp_costs")
+    reason: str | None = costs.refuses(workload, workload_spec(workload).module)
     return reason
 
 

@@ -31,7 +31,7 @@ from conc_tui.engine import execute, make_workload
 from conc_tui.models import interp, interp_costs
 from conc_tui.models.base import RunContext
 from conc_tui.models.interp_costs import CostProbe, InterpCosts
-from conc_tui.registry import WORKLOADS
+from conc_tui.registry import WORKLOADS, model_spec
 from conc_tui.telemetry.snapshot import Snapshot
 from conc_tui.telemetry.states import Event, EventKind
 from conc_tui.widgets.panels import interp_view
@@ -171,6 +171,54 @@ def test_which_workloads_can_run_is_tried_once_and_remembered() -> None:
     assert outcome.error == f"the images workload cannot run in a subinterpreter ({refusal})"
     assert interp.refuses("images", "conc_tui.workloads.images") == outcome.error
     assert interp.refuses("files", "conc_tui.workloads.files") is None
+
+
+# What a worker has no use for: every interpreter would import them afresh.
+HEAVY_FOR_A_WORKER = (
+    "concurrent.futures",
+    "logging",
+    "psutil",
+    "conc_tui.models.base",
+    "conc_tui.models.interp",
+    "conc_tui.models.process",
+    "conc_tui.models.thread",
+    "conc_tui.telemetry.lock",
+)
+
+
+@needs_interpreters
+def test_an_interpreter_becomes_a_cpu_worker_without_importing_the_pools_machinery() -> None:
+    found = interp._api()
+    assert found is not None
+    worker = interp.InterpreterWorker(*found, "conc_tui.workloads.cpu")
+    try:
+        worker.attach(make_workload(RunConfig("interp", "cpu", 1, SMALL["cpu"])), 0, -1)
+        worker.interpreter.exec(
+            "import sys\n"
+            f"loaded = [name for name in {HEAVY_FOR_A_WORKER!r} if name in sys.modules]\n"
+            "assert not loaded, f'a worker imported {loaded}'"
+        )
+    finally:
+        worker.close()
+
+
+@needs_interpreters
+def test_a_files_worker_names_its_log_locks_by_worker_not_by_the_shared_pid(
+    tmp_path: Path,
+) -> None:
+    found = interp._api()
+    assert found is not None
+    files = make_workload(RunConfig("interp", "files", 1, SMALL["files"]))
+    files.prepare(tmp_path)
+    worker = interp.InterpreterWorker(*found, "conc_tui.workloads.files")
+    try:
+        worker.attach(files, 7, -1)
+        worker.interpreter.exec(
+            "import conc_tui.telemetry.lock as lock\n"
+            "assert lock.InstrumentedRLock().lock_id == 7, lock.InstrumentedRLock().lock_id"
+        )
+    finally:
+        worker.close()
 
 
 @needs_interpreters
@@ -332,12 +380,13 @@ def test_the_workload_table_says_images_refuses_with_pillows_message(
 
 
 @needs_interpreters
-def test_a_quiet_measurement_is_cached_for_this_python_and_a_busy_one_is_not(
+def test_a_measurement_is_cached_for_this_python_with_its_load_and_time(
     measured: tuple[InterpCosts, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     costs, cache = measured
     monkeypatch.setenv("CONC_TUI_CACHE", str(cache))
-    assert interp_costs.load_cached() == (None if costs.machine_was_busy else costs)
+    assert interp_costs.load_cached() == costs
+    assert costs.measured_at is not None and abs(time.time() - costs.measured_at) < 600
 
 
 EXAMPLE = InterpCosts(
@@ -462,3 +511,120 @@ def test_keeping_the_costs_leaves_the_temp_folder_alone_when_the_cache_works(
     assert interp_costs.store(EXAMPLE) == tmp_path / "cache" / interp_costs.CACHE_NAME
     assert interp_costs.load_cached() == EXAMPLE
     assert list(temp.iterdir()) == []  # no fallback cache made beside a working one
+
+
+# --- Busy figures: kept, dated, measured again when old or when the machine is quiet ---
+
+NOW = 1_800_000_000.0
+BUSY = dataclasses.replace(EXAMPLE, others_cores_busy=1.5, measured_at=NOW - 60)
+QUIET = dataclasses.replace(EXAMPLE, interp_start_s=0.05, measured_at=NOW)
+
+
+def test_busy_figures_are_kept_but_never_replace_quiet_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONC_TUI_CACHE", str(tmp_path))
+    assert BUSY.machine_was_busy and not QUIET.machine_was_busy
+    assert interp_costs.keep(BUSY) is not None
+    assert interp_costs.load_cached() == BUSY
+    assert interp_costs.keep(QUIET) is not None
+    assert interp_costs.keep(BUSY) is None
+    assert interp_costs.load_cached() == QUIET
+
+
+class _Quiet:
+    """Stands for the look at the machine's load: says what it is told, counts asks."""
+
+    def __init__(self, answer: bool) -> None:
+        self.answer, self.asked = answer, 0
+
+    def __call__(self) -> bool:
+        self.asked += 1
+        return self.answer
+
+
+def _probe_after(
+    cached: InterpCosts, quiet: _Quiet, now: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[InterpCosts | str, InterpCosts | str, bool]:
+    """(first answer, answer once settled, measured?) of a probe over this cache."""
+    monkeypatch.setenv("CONC_TUI_CACHE", str(tmp_path))
+    interp_costs.store(cached)
+    measured = tmp_path / "measured"
+    blob = json.dumps(QUIET.to_json())
+    argv = [sys.executable, "-c", f"open({str(measured)!r}, 'w').close(); print({blob!r})"]
+    probe = CostProbe(argv, quiet=quiet, clock=lambda: now)
+    first = probe.current()
+    if probe.worker is not None:
+        probe.worker.join(30)
+    return first, probe.current(), measured.exists()
+
+
+def test_young_busy_figures_are_served_without_measuring_on_a_busy_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet = _Quiet(False)
+    first, settled, measured = _probe_after(BUSY, quiet, NOW, tmp_path, monkeypatch)
+    assert (first, settled, measured) == (BUSY, BUSY, False)
+    assert quiet.asked == 1
+
+
+def test_young_busy_figures_are_measured_again_once_the_machine_is_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, settled, measured = _probe_after(BUSY, _Quiet(True), NOW, tmp_path, monkeypatch)
+    assert (first, settled, measured) == (BUSY, QUIET, True)
+
+
+def test_old_busy_figures_are_measured_again_even_on_a_busy_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = NOW + interp_costs.BUSY_KEPT_S  # BUSY was measured a minute before NOW
+    first, settled, measured = _probe_after(BUSY, _Quiet(False), later, tmp_path, monkeypatch)
+    assert (first, settled, measured) == (BUSY, QUIET, True)
+    undated = dataclasses.replace(BUSY, measured_at=None)
+    assert undated.due_again(NOW) and not BUSY.due_again(NOW)
+
+
+def test_quiet_figures_are_never_measured_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet = _Quiet(True)
+    years_later = NOW + 10 * 365 * 86400
+    first, settled, measured = _probe_after(QUIET, quiet, years_later, tmp_path, monkeypatch)
+    assert (first, settled, measured, quiet.asked) == (QUIET, QUIET, False, 0)
+
+
+# --- The CLI's refusal: from the cached table when there is one ---
+
+
+@needs_interpreters
+def test_the_cli_takes_a_refusal_from_the_cached_table_without_an_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONC_TUI_CACHE", str(tmp_path))
+    reason = "ImportError: as the cached table says"
+    support = (("images", None), ("files", reason), ("web", None), ("cpu", None))
+    interp_costs.store(dataclasses.replace(EXAMPLE, support=support))
+
+    def no_interpreter(module_name: str) -> str | None:
+        raise AssertionError(f"an interpreter was created to import {module_name}")
+
+    monkeypatch.setattr(interp, "workload_support", no_interpreter)
+    spec = model_spec("interp")
+    assert spec.refuses("files") == interp.refusal_sentence("files", reason)
+    assert spec.refuses("images") is None
+
+
+@needs_interpreters
+def test_the_cli_asks_an_interpreter_when_the_table_is_missing_or_lacks_the_workload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONC_TUI_CACHE", str(tmp_path))
+    monkeypatch.setattr(interp, "_verdicts", {})
+    spec = model_spec("interp")
+    assert spec.refuses("images") == interp.refusal_sentence("images", PILLOW_REFUSAL)
+    assert "conc_tui.workloads.images" in interp._verdicts  # asked for real
+    interp_costs.store(dataclasses.replace(EXAMPLE, support=(("cpu", None),)))
+    monkeypatch.setattr(interp, "_verdicts", {})
+    assert spec.refuses("files") is None
+    assert interp._verdicts == {"conc_tui.workloads.files": None}

@@ -10,13 +10,15 @@ from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
+# Re-exported: the models and the runner import them from here; they live apart so
+# that an interpreter worker can run items without importing concurrent.futures.
+from conc_tui.models.running import describe_error as describe_error
+from conc_tui.models.running import failed_result
+from conc_tui.models.running import run_item as run_item
+from conc_tui.models.running import run_item_async as run_item_async
 from conc_tui.telemetry.link import TelemetryLink
 from conc_tui.telemetry.recorder import NULL_RECORDER, Recorder
-from conc_tui.telemetry.states import WorkerState
-from conc_tui.workloads.base import Item, ItemResult, RunBroken, Workload
-
-_RUNNING = WorkerState.RUNNING
-_IDLE = WorkerState.IDLE
+from conc_tui.workloads.base import Item, ItemResult, Workload
 
 
 class StopFlag(Protocol):
@@ -116,48 +118,6 @@ class Frontier:
     @property
     def exhausted(self) -> bool:
         return (self.time_up or not self._pending) and self.in_flight == 0
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line naming what went wrong with an item."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    name = type(exc).__name__
-    line = f"{name}: {text}" if text else name
-    return line[:200]
-
-
-def failed_result(item: Item, exc: BaseException) -> ItemResult:
-    fatal = isinstance(exc, RunBroken)
-    return ItemResult(item.index, item.key, ok=False, error=describe_error(exc), fatal=fatal)
-
-
-def run_item(workload: Workload, item: Item, recorder: Recorder) -> ItemResult:
-    """Run one item synchronously, recording its start, end and outcome."""
-    recorder.state(_RUNNING)
-    try:
-        result = workload.run(item)
-    except Exception as exc:  # a failing item is counted, never fatal to the run
-        result = failed_result(item, exc)
-    return _finished(recorder, item, result)
-
-
-async def run_item_async(workload: Workload, item: Item, recorder: Recorder) -> ItemResult:
-    """Run one item on the event loop, recording its start, end and outcome."""
-    recorder.state(_RUNNING)
-    try:
-        result = await workload.run_async(item)
-    except Exception as exc:
-        result = failed_result(item, exc)
-    return _finished(recorder, item, result)
-
-
-def _finished(recorder: Recorder, item: Item, result: ItemResult) -> ItemResult:
-    if result.ok or result.skipped:  # a skipped item is dealt with, not failed
-        recorder.item_done(item.index)
-    else:
-        recorder.item_failed(item.index)
-    recorder.state(_IDLE)
-    return result
 
 
 def drive_pool(

@@ -9,18 +9,17 @@ and nothing shared unless sent across. Items go in and results come out as pickl
 Start-up is an interpreter's creation plus its imports, measured from the pool's
 start to each worker's "hello", as for processes.
 
-Telemetry: an interpreter cannot use the runner's ``multiprocessing`` connection, but
-a file descriptor is the process's, so each worker writes its frames straight to the
-telemetry pipe's fd with ``os.write`` (each frame under ``PIPE_BUF``: atomic). A
-subinterpreter gets no daemon flusher thread, so every state change is shipped at
-once (one write each) instead of waiting for a batch.
+What runs inside each interpreter is :mod:`conc_tui.models.interp_worker`, kept apart
+and small because every interpreter imports it afresh: its telemetry goes straight to
+the telemetry pipe's descriptor, one write per state change.
 
 Extension modules must opt in to subinterpreters; those that have not (Pillow,
 psutil, as of this writing) refuse to load, and a workload that needs one cannot run
 here. A run's workers find out as they import the workload (and fail the run with
 the import's own error); :func:`workload_support` asks a fresh interpreter when no run
 has yet. Either answer is remembered for the life of the process; the pane's table of
-them is measured once per machine with the costs (:mod:`conc_tui.models.interp_costs`).
+them is measured once per machine with the costs (:mod:`conc_tui.models.interp_costs`),
+and the CLI asks that table first.
 
 Nothing may fork while interpreters exist: on 3.13.0 a fork then aborts the process
 ("Fatal Python error: PyThreadState_Get"), so this model starts no process, and
@@ -33,34 +32,21 @@ appending, so lines do not interleave): like processes, nobody queues for the lo
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import importlib
 import os
 import pickle
-import struct
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
-from conc_tui.models.base import Outcome, RunContext, StopFlag, drive_pool, run_item
-from conc_tui.telemetry import lock as lock_module
-from conc_tui.telemetry.link import EVENTS_FRAME
-from conc_tui.telemetry.recorder import (
-    NULL_RECORDER,
-    BatchRecorder,
-    Recorder,
-    set_current_recorder,
-)
-from conc_tui.telemetry.states import WorkerState
+from conc_tui.models.base import Outcome, RunContext, StopFlag, drive_pool
 from conc_tui.workloads.base import Item, ItemResult, Workload
 
 # Where the PEP 734 API lives: the standard library from 3.14, the backport on 3.13.
 _API_MODULES = ("concurrent.interpreters", "interpreters_backport.interpreters")
-_HEADER = struct.Struct("!i")  # multiprocessing.Connection's length prefix
-_THIS_MODULE = __name__
+_WORKER_MODULE = "conc_tui.models.interp_worker"
 
 
 def _api() -> tuple[str, ModuleType] | None:
@@ -163,78 +149,6 @@ def refuses(workload_name: str, module_name: str) -> str | None:
     return None if reason is None else refusal_sentence(workload_name, reason)
 
 
-# --- Inside each subinterpreter -------------------------------------------------------
-
-
-def _write_frame(fd: int, blob: bytes) -> None:
-    frame = EVENTS_FRAME + blob
-    # Under PIPE_BUF, so one write, atomic among all writers; a gone observer means
-    # the run is being stopped: drop the events.
-    with contextlib.suppress(OSError):
-        os.write(fd, _HEADER.pack(len(frame)) + frame)
-
-
-class PipeRecorder(BatchRecorder):
-    """A batch recorder that writes to the telemetry pipe's descriptor itself.
-
-    No flusher thread runs beside the worker, so each state change leaves at once:
-    a worker entering a long computation is seen doing so.
-    """
-
-    def __init__(self, worker_id: int, fd: int) -> None:
-        super().__init__(worker_id, functools.partial(_write_frame, fd))
-
-    def state(self, state: WorkerState, extra: int = 0) -> None:
-        super().state(state, extra)
-        self.flush()
-
-
-class _Worker:
-    """What one subinterpreter keeps between the items it runs."""
-
-    def __init__(self, workload: Workload, recorder: Recorder, results: Any) -> None:
-        self.workload = workload
-        self.recorder = recorder
-        self.results = results
-
-
-_worker: _Worker | None = None
-
-
-def worker_attach(workload_blob: bytes, worker_id: int, fd: int, results: Any) -> None:
-    """Set this interpreter up as a worker (run inside it, once)."""
-    global _worker
-    recorder: Recorder = PipeRecorder(worker_id, fd) if fd >= 0 else NULL_RECORDER
-    # The interpreters share the pid that names a lock, not the locks themselves.
-    lock_module.set_lock_owner_id(worker_id)
-    workload: Workload = pickle.loads(workload_blob)
-    set_current_recorder(recorder)
-    workload.attach()
-    _worker = _Worker(workload, recorder, results)
-
-
-def worker_run(item_blob: bytes) -> None:
-    """Run one item and queue its pickled result (run inside the interpreter)."""
-    worker = _worker
-    assert worker is not None, "worker_attach did not run"
-    # Each call may come with a fresh thread state, hence a fresh context.
-    set_current_recorder(worker.recorder)
-    item: Item = pickle.loads(item_blob)
-    result = run_item(worker.workload, item, worker.recorder)
-    worker.results.put(pickle.dumps(result))
-
-
-def worker_detach() -> None:
-    """Close what the workload opened and ship the last events (run inside it)."""
-    worker = _worker
-    if worker is None:
-        return
-    try:
-        worker.workload.detach()
-    finally:
-        worker.recorder.flush()
-
-
 # --- In the runner --------------------------------------------------------------------
 
 
@@ -252,7 +166,7 @@ class InterpreterWorker:
             # (the backport loads its queues lazily: touching the name loads them).
             self.interpreter.exec(
                 f"{_same_path()}\nimport {api_name}\n{api_name}.create_queue\n"
-                f"import {_THIS_MODULE} as _conc_tui_worker"
+                f"import {_WORKER_MODULE} as _conc_tui_worker"
             )
             refusal = _try_import(self.interpreter, workload_module)
             _verdicts[workload_module] = refusal
@@ -267,17 +181,17 @@ class InterpreterWorker:
         self.interpreter.prepare_main(
             workload=pickle.dumps(workload), worker_id=worker_id, fd=fd, results=self.results
         )
-        self.interpreter.exec("_conc_tui_worker.worker_attach(workload, worker_id, fd, results)")
+        self.interpreter.exec("_conc_tui_worker.attach(workload, worker_id, fd, results)")
 
     def run(self, item: Item) -> ItemResult:
         self.interpreter.prepare_main(item=pickle.dumps(item))
-        self.interpreter.exec("_conc_tui_worker.worker_run(item)")
+        self.interpreter.exec("_conc_tui_worker.run(item)")
         result: ItemResult = pickle.loads(self.results.get_nowait())
         return result
 
     def close(self) -> None:
         try:
-            self.interpreter.exec("_conc_tui_worker.worker_detach()")
+            self.interpreter.exec("_conc_tui_worker.detach()")
         finally:
             self.interpreter.close()
 

@@ -6,11 +6,12 @@ is measured here, once per machine and Python, in a process of its own, and cach
 
 - **start-up**, each worker timed alone, one after another, the median of
   :data:`SAMPLES`, after one warm-up start whose one-off costs a pool also pays once:
-  an *interpreter* from its creation until it has imported the interpreters model and
-  the cpu workload, exactly what a worker of :mod:`conc_tui.models.interp` does before
-  its "hello"; a *process* from ``start()`` until it answers from a pool context like
-  the process model's (a fork server that preloaded the same modules, so each worker
-  is a fork; the server's own start is the warm-up, kept as ``first_process_start_s``);
+  an *interpreter* from its creation until it has imported the worker-side module
+  (:mod:`conc_tui.models.interp_worker`) and the cpu workload, exactly what a worker of
+  :mod:`conc_tui.models.interp` does before its "hello"; a *process* from ``start()``
+  until it answers from a pool context like the process model's (a fork server that
+  preloaded the same modules, so each worker is a fork; the server's own start is the
+  warm-up, kept as ``first_process_start_s``);
   a *thread* from ``start()`` until it runs.
 - **memory**, as USS (pages no other process shares), read by psutil from this, the
   observing, interpreter: psutil refuses to load inside a subinterpreter. An
@@ -23,13 +24,19 @@ is measured here, once per machine and Python, in a process of its own, and cach
 Processes are measured first: nothing may fork while an interpreter exists (see
 :mod:`conc_tui.models.interp`). The app asks through :class:`CostProbe`, which reads
 the cache or measures in a child (:data:`MEASURE_COMMAND`), so the UI process never
-creates an interpreter.
+creates an interpreter. The CLI asks :func:`refuses`, which answers from the cached
+table when there is one.
+
+Figures measured while other programs kept half the cores busy are noisy: they are
+kept marked as such (the pane says how busy), served for :data:`BUSY_KEPT_S` at most,
+and measured again sooner when the machine is found quiet (:data:`QUIET_SHARE`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import importlib.metadata
 import json
 import multiprocessing
@@ -43,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +70,15 @@ WORKER_START_TIMEOUT_S = 60.0
 """How long a measured process worker may take to answer before the measurement fails."""
 MEASURE_TIMEOUT_S = 180.0
 """How long the app waits for the measuring process (it takes a few seconds)."""
+BUSY_KEPT_S = 6 * 3600.0
+"""How long figures measured on a busy machine are served before they are measured again.
+
+Measuring costs about 3 s of one core; a machine that stays busy would pay it at
+every start of the app otherwise."""
+QUIET_CHECK_S = 1.0
+"""How long the app watches the machine before measuring busy figures again early."""
+QUIET_SHARE = 0.25
+"""Quiet: other programs keep under this share of the cores busy (the pane's warning)."""
 # What the measurement depends on besides the machine: a new Pillow may learn to load
 # in a subinterpreter, a new Python may start interpreters faster.
 _DEPENDENCIES = ("Pillow", "psutil", "aiohttp", "interpreters-pep-734")
@@ -90,6 +107,8 @@ class InterpCosts:
     """The machine's cores."""
     fork_server_uss_bytes: int | None = None
     """What the fork server holds alone, paid once per pool (None: spawned, or unknown)."""
+    measured_at: float | None = None
+    """When, in seconds since the epoch (None: not known, so as old as can be)."""
 
     @property
     def machine_was_busy(self) -> bool:
@@ -97,6 +116,12 @@ class InterpCosts:
         if self.others_cores_busy is None or not self.cores:
             return False
         return self.others_cores_busy >= self.cores / 2
+
+    def due_again(self, now: float) -> bool:
+        """Busy figures older than :data:`BUSY_KEPT_S`: measure again, whatever the load."""
+        if not self.machine_was_busy:
+            return False
+        return self.measured_at is None or not 0 <= now - self.measured_at < BUSY_KEPT_S
 
     def refusals(self) -> dict[str, str]:
         return {name: reason for name, reason in self.support if reason is not None}
@@ -131,6 +156,7 @@ class InterpCosts:
                 others_cores_busy=_optional_float(data.get("others_cores_busy")),
                 cores=_optional_int(data.get("cores")),
                 fork_server_uss_bytes=_optional_int(data.get("fork_server_uss_bytes")),
+                measured_at=_optional_float(data.get("measured_at")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a measurement of interpreter costs ({exc})") from exc
@@ -334,12 +360,14 @@ def measure(samples: int = SAMPLES) -> InterpCosts:
         others_cores_busy=others,
         cores=os.cpu_count(),
         fork_server_uss_bytes=processes.server_uss_bytes,
+        measured_at=time.time(),
     )
 
 
 # --- The cache ------------------------------------------------------------------------
 
 
+@functools.cache  # reading four packages' metadata takes ~10 ms; they stay put
 def cache_key() -> str:
     """What the figures hold for: this machine, this Python, these packages."""
     versions = []
@@ -408,6 +436,38 @@ def store(costs: InterpCosts) -> Path | None:
     return path
 
 
+def keep(costs: InterpCosts) -> Path | None:
+    """Cache a new measurement, unless it is busy and quiet figures are already kept.
+
+    Busy figures are kept too, marked busy by their load and dated, so that the next
+    start of the app does not pay for measuring again (see :class:`CostProbe`); they
+    never replace figures measured quiet.
+    """
+    if costs.machine_was_busy:
+        kept = load_cached()
+        if kept is not None and not kept.machine_was_busy:
+            return None
+    return store(costs)
+
+
+def refuses(workload_name: str, module_name: str) -> str | None:
+    """:func:`interp.refuses`, answered from the cached table when it was measured.
+
+    The table is measured once per machine, Python and packages (whatever the load:
+    whether a module loads does not depend on it), so the CLI need not create an
+    interpreter to ask again; without a table, a fresh interpreter is asked.
+    """
+    need = interp.available()
+    if need is not None:
+        return need
+    kept = load_cached()
+    support = dict(kept.support) if kept is not None else {}
+    if workload_name not in support:
+        return interp.refuses(workload_name, module_name)
+    reason = support[workload_name]
+    return None if reason is None else interp.refusal_sentence(workload_name, reason)
+
+
 MEASURE_COMMAND = "import sys; from conc_tui.models.interp_costs import main; sys.exit(main())"
 """What ``python -c`` runs to measure. Not ``-m``: the measured process workers would
 then re-run this module as their ``__main__`` first, and pay for it."""
@@ -431,10 +491,7 @@ def main() -> int:
     except RuntimeError as exc:
         print(f"conc-tui: {exc}", file=sys.stderr)
         return 2
-    # Shown either way, but kept only when other programs left the machine quiet
-    # enough: the next start measures again.
-    if not costs.machine_was_busy:
-        store(costs)
+    keep(costs)
     print(json.dumps(costs.to_json()))
     return 0
 
@@ -444,34 +501,69 @@ def main() -> int:
 MEASURING = "measuring…"
 
 
+def others_quiet(window_s: float = QUIET_CHECK_S) -> bool:
+    """Whether other programs keep under :data:`QUIET_SHARE` of the cores busy now.
+
+    Watched for ``window_s``; this process and its children (the app's runs) are not
+    other programs.
+    """
+    cores = os.cpu_count() or 1
+    began, busy0, ours0 = time.monotonic(), machine_busy_s(), _tree_cpu_s()
+    time.sleep(window_s)
+    window = time.monotonic() - began
+    others = max(0.0, (machine_busy_s() - busy0) - (_tree_cpu_s() - ours0)) / window
+    return others < cores * QUIET_SHARE
+
+
 class CostProbe:
     """The costs for the pane: cached, or measured once in a child process.
 
     :meth:`current` never blocks: it answers with the figures, or with a note saying
-    they are being measured (or why they could not be).
+    they are being measured (or why they could not be). Cached busy figures are
+    served at once and measured again behind them when they are older than
+    :data:`BUSY_KEPT_S`, or when the machine is found quiet.
     """
 
-    def __init__(self, argv: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str] | None = None,
+        *,
+        quiet: Callable[[], bool] = others_quiet,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._argv = argv or [sys.executable, "-c", MEASURE_COMMAND]
+        self._quiet = quiet
+        self._clock = clock
         self._lock = threading.Lock()
         self._costs: InterpCosts | None = None
         self._note = MEASURING
         self._started = False
+        self.worker: threading.Thread | None = None
+        """The thread measuring (or deciding whether to), once started: tests join it."""
 
     def current(self) -> InterpCosts | str:
         """The measured costs, or a short note: "measuring…", or why they are missing."""
         with self._lock:
-            if self._costs is not None:
-                return self._costs
             if not self._started:
                 self._started = True
                 self._costs = load_cached()
-                if self._costs is not None:
-                    return self._costs
-                threading.Thread(
-                    target=self._measure, name="conc-tui-interp-costs", daemon=True
-                ).start()
-            return self._note
+                if self._costs is None:
+                    self._start(self._measure)
+                elif self._costs.machine_was_busy:
+                    self._start(self._measure_again_if_due)
+            return self._costs if self._costs is not None else self._note
+
+    def _start(self, target: Callable[[], None]) -> None:
+        self.worker = threading.Thread(target=target, name="conc-tui-interp-costs", daemon=True)
+        self.worker.start()
+
+    def _measure_again_if_due(self) -> None:
+        with self._lock:
+            kept = self._costs
+        if kept is None:
+            return
+        if kept.due_again(self._clock()) or self._quiet():
+            self._measure()
 
     def _measure(self) -> None:
         try:
