@@ -517,7 +517,11 @@ def test_quitting_with_an_experiment_running_leaves_no_process() -> None:
             options = screen.query_one("#hazard-list", OptionList)
             options.highlighted = registry.NAMES.index("memory")
             await pilot.press("enter")
-            await pilot.pause(0.5)
+            # Wait for the experiment's process to exist (a fixed pause was too short on
+            # a busy machine), then quit while it runs.
+            started = time.monotonic()
+            while not _children() and time.monotonic() - started < 10:
+                await pilot.pause(0.05)
             assert _children()
             began = time.monotonic()
             await pilot.press("q")
