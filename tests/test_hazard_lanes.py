@@ -153,9 +153,7 @@ def test_the_locked_counter_shows_lock_waits_and_the_unlocked_one_none() -> None
     # Binned, the lanes still show the lock waits (three threads wait while one holds).
     lanes = range(len(streamed.names))
     assert any(s[2] is LaneState.WAIT_LOCK for n in lanes for s in streamed.spans(n))
-    assert not any(
-        s[2] is LaneState.WAIT_LOCK for n in lanes for s in unlocked_streamed.spans(n)
-    )
+    assert not any(s[2] is LaneState.WAIT_LOCK for n in lanes for s in unlocked_streamed.spans(n))
     waited = 0.0
     for n in range(1, 5):
         spans = _lane(locked, f"thread {n}")
@@ -459,3 +457,75 @@ def test_a_failed_lane_is_drawn_on_its_own_when_lanes_are_folded() -> None:
     assert "✗" in drawn[2] and "✗" not in drawn[3]
     assert all(len(line) <= 60 for line in lines[:-1])
     assert any("consumer 5: BadRecordError" in line for line in lines)
+
+
+def test_a_variant_whose_process_died_says_how_it_ended_and_keeps_its_lanes() -> None:
+    import signal
+
+    import psutil
+    from test_hazards import _app
+    from textual.widgets import OptionList
+
+    from conc_tui.screens.hazards import HazardScreen
+
+    async def scenario() -> None:
+        app = _app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("h")
+            screen = app.screen
+            assert isinstance(screen, HazardScreen)
+            screen.quick = True
+            screen.query_one(OptionList).highlighted = registry.NAMES.index("blocked-loop")
+            await pilot.press("enter")
+            deadline = time.monotonic() + 60
+            while "task 1" not in _shown(screen) and time.monotonic() < deadline:
+                await pilot.pause(0.05)
+            assert "running" in _shown(screen)
+            (child,) = [p for p in psutil.Process().children() if "demo" in " ".join(p.cmdline())]
+            child.send_signal(signal.SIGKILL)
+            while "blocked-loop" not in screen.outcomes and time.monotonic() < deadline:
+                await pilot.pause(0.05)
+            await pilot.pause(0.3)
+            shown = _shown(screen)
+            lines = shown.splitlines()
+            said = "the experiment's process was killed by SIGKILL (signal 9)"
+            # The variant says it ended, when and how, in full at 80 columns; nothing
+            # says it is still running; its lanes drawn so far stay.
+            heading = lines.index(next(ln for ln in lines if ln.startswith("broken: ")))
+            ending = " ".join(lines[heading + 1 : heading + 3])
+            assert ending.startswith("ended at ") and said in ending, shown
+            assert ", running" not in shown and "running for" not in shown
+            assert any(line.startswith("task 1 ") and line[14:].strip() for line in lines)
+            assert f"no result: {said}" in shown
+
+    asyncio.run(scenario())
+
+
+# --- the start method ---------------------------------------------------------------------
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="")
+def test_the_document_and_the_screen_say_which_start_method_the_processes_used() -> None:
+    import subprocess
+    import sys
+
+    from conc_tui.hazards.isolated import Outcome
+    from conc_tui.screens.hazards import result_part
+
+    def figures(*extra: str) -> dict[str, Any]:
+        command = [sys.executable, "-m", "conc_tui", "demo", "race", "--quick", "--json"]
+        done = subprocess.run([*command, *extra], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-500:]
+        document = json.loads(done.stdout)
+        assert document["figures"]["processes_private"]["lost"] == 0
+        return document
+
+    # The plain command has no other thread and forks; streaming, a flusher thread
+    # runs, and the processes are spawned: the figure must say which.
+    assert figures()["figures"]["start_method"] == "fork"
+    streamed = figures("--stream")
+    assert streamed["figures"]["start_method"] == "spawn"
+    experiment = registry.get("race")
+    parts = result_part(experiment, Outcome("race", streamed, None), None, lanes=True)
+    shown = "\n".join(part.plain for part in parts if hasattr(part, "plain"))
+    assert "processes started by spawn" in shown and "`conc-tui demo` alone forks" in shown

@@ -92,6 +92,7 @@ def dominant(totals: dict[LaneState, float]) -> LaneState:
             return max(active, key=lambda state: totals[state])
     return most
 
+
 Mark = tuple[float, LaneState, str]
 """(seconds since the variant began, state, detail: empty, or a few words such as
 ``holds lock-1, waits for lock-2``)."""
