@@ -529,3 +529,32 @@ def test_the_document_and_the_screen_say_which_start_method_the_processes_used()
     parts = result_part(experiment, Outcome("race", streamed, None), None, lanes=True)
     shown = "\n".join(part.plain for part in parts if hasattr(part, "plain"))
     assert "processes started by spawn" in shown and "`conc-tui demo` alone forks" in shown
+
+
+def test_cells_drawn_as_batches_come_match_cells_drawn_once_at_the_end() -> None:
+    import random
+
+    states = [s for s in LaneState if s is not LaneState.FAILED]
+    rng = random.Random(11)
+    names = tuple(f"task {n}" for n in range(1, 6))
+    growing, whole = VariantTimeline("t"), VariantTimeline("t")
+    every: list[tuple[int, Mark]] = []
+    t = 0.0
+    for _ in range(30):
+        batch = []
+        for _ in range(rng.randrange(0, 12)):
+            t += rng.random() * 0.01
+            batch.append((rng.randrange(5), (t, rng.choice(states), "")))
+        batch.sort(key=lambda item: item[1][0])
+        every += batch
+        now = tuple((rng.choice(states), "") for _ in names)
+        growing.add(Batch(0, "t", names, tuple(batch), t + 0.005, False, t, now))
+        # Drawn on every batch, as the screen does on every tick (a copy, as it draws).
+        drawn = growing.copy()
+        for lane in range(5):
+            drawn.cells(lane, 40, 0.01)
+        drawn.summary_cells(range(5), 40, 0.01)
+    whole.add(Batch(0, "t", names, tuple(every), t + 0.005, False, t, now))
+    for lane in range(5):
+        assert growing.cells(lane, 40, 0.01) == whole.cells(lane, 40, 0.01)
+    assert growing.summary_cells(range(5), 40, 0.01) == whole.summary_cells(range(5), 40, 0.01)

@@ -186,10 +186,16 @@ class VariantTimeline:
         default_factory=dict, repr=False, compare=False
     )
     """Summary cells already cut, by lanes, size and how much was known."""
-    _closed: dict[tuple[int, int, float], tuple[int, list[dict[LaneState, float] | None]]] = field(
+    _closed: dict[
+        tuple[int, int, float],
+        tuple[int, list[dict[LaneState, float] | None], list[LaneState | None]],
+    ] = field(default_factory=dict, repr=False, compare=False)
+    """Per lane and size: how many marks' spans are added up, the sums per cell, and
+    the cells no later mark can change, picked."""
+    _final: dict[tuple[Any, ...], list[LaneState | None]] = field(
         default_factory=dict, repr=False, compare=False
     )
-    """Per lane and size: how many marks' spans are added up, and the sums per cell."""
+    """Per lanes and size: the summary cells no later mark can change."""
 
     def add(self, batch: Batch) -> None:
         """Fold a batch in."""
@@ -207,7 +213,7 @@ class VariantTimeline:
             marks.append(mark)
         for lane in touched:  # a worker's marks come in order; this is only a safeguard
             self.marks[lane].sort(key=lambda mark: mark[0])
-            self._closed.clear()
+            self._closed, self._final = {}, {}
         self.t = max(self.t, batch.t)
         self.ended = self.ended or batch.ended
         if batch.binned_s is not None:
@@ -253,7 +259,7 @@ class VariantTimeline:
             list(self.now),
             self.ending,
         )
-        twin._closed = self._closed
+        twin._closed, twin._final = self._closed, self._final
         return twin
 
     def _tail(self, lane: int) -> Mark | None:
@@ -298,14 +304,19 @@ class VariantTimeline:
         key = (lane, columns, cell_s)
         # Spans between two marks never change once both are known: they are added up
         # once and kept; each call adds the spans that closed since, and the open one.
-        closed, totals = self._closed.get(key, (0, [None] * columns))
+        closed, totals, picked = self._closed.get(key, (0, [None] * columns, []))
         totals = list(totals)
         count = len(marks)
         for n in range(closed, count - 1):
             _add_span(totals, marks[n][0], marks[n + 1][0], marks[n][1], cell_s)
         if count:
-            self._closed[key] = (max(closed, count - 1), totals)
             start, state, _detail = marks[-1]
+            # Every later span starts at or after the last mark: the cells before it
+            # are final, and picked once.
+            final = min(columns, int(start / cell_s))
+            if len(picked) < final:
+                picked = picked + [dominant(c) if c else None for c in totals[len(picked) : final]]
+            self._closed[key] = (max(closed, count - 1), totals, picked)
             end = max(start, self.t)
             # The open span (and the lane's own state after the bins) is added to
             # copies of the cells it covers, not to the sums.
@@ -320,7 +331,7 @@ class VariantTimeline:
                 _add_span(open_cells, start, tail[0], state, cell_s)
                 _add_span(open_cells, tail[0], end, tail[1], cell_s)
             totals = open_cells
-        return [dominant(cell) if cell else None for cell in totals]
+        return picked + [dominant(cell) if cell else None for cell in totals[len(picked) :]]
 
     def summary_cells(
         self, lanes: Sequence[int], columns: int, cell_s: float
@@ -333,11 +344,19 @@ class VariantTimeline:
         if cached is not None:
             return cached
         per_lane = [self.cells(lane, columns, cell_s) for lane in lanes]
-        result: list[LaneState | None] = []
-        for column in range(columns):
+        # Columns before every lane's last mark are final (see cells): counted once.
+        final_key = (tuple(lanes), columns, cell_s)
+        result = list(self._final.get(final_key, []))
+        for column in range(len(result), columns):
             seen = Counter(cells[column] for cells in per_lane if cells[column] is not None)
             notable = [state for state in NOTABLE if seen[state]]
             result.append(notable[0] if notable else seen.most_common(1)[0][0] if seen else None)
+        final = min(
+            (int(self.marks[lane][-1][0] / cell_s) if self.marks[lane] else 0 for lane in lanes),
+            default=0,
+        )
+        if final > len(self._final.get(final_key, [])):
+            self._final[final_key] = result[: min(final, columns)]
         self._cells[key] = result
         return result
 
