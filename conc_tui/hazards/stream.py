@@ -196,6 +196,10 @@ class VariantTimeline:
         default_factory=dict, repr=False, compare=False
     )
     """Per lanes and size: the summary cells no later mark can change."""
+    _ended_cells: dict[tuple[int, int, float], list[LaneState | None]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Per lane and size, once the variant ended: its cells."""
 
     def add(self, batch: Batch) -> None:
         """Fold a batch in."""
@@ -302,6 +306,9 @@ class VariantTimeline:
         """
         marks = self.marks[lane]
         key = (lane, columns, cell_s)
+        if self.ended and key in self._ended_cells:
+            # Nothing changes an ended variant: its cells are cut once per size.
+            return self._ended_cells[key]
         # Spans between two marks never change once both are known: they are added up
         # once and kept; each call adds the spans that closed since, and the open one.
         closed, totals, picked = self._closed.get(key, (0, [None] * columns, []))
@@ -331,7 +338,10 @@ class VariantTimeline:
                 _add_span(open_cells, start, tail[0], state, cell_s)
                 _add_span(open_cells, tail[0], end, tail[1], cell_s)
             totals = open_cells
-        return picked + [dominant(cell) if cell else None for cell in totals[len(picked) :]]
+        cells = picked + [dominant(cell) if cell else None for cell in totals[len(picked) :]]
+        if self.ended:
+            self._ended_cells[key] = cells
+        return cells
 
     def summary_cells(
         self, lanes: Sequence[int], columns: int, cell_s: float
