@@ -237,6 +237,8 @@ def test_processes_use_more_memory_than_threads_and_tasks() -> None:
     assert result.hazard_shown and result.fixed_clean
     assert result.broken.processes == 2 and result.fixed.processes == 1
     assert result.idle_interpreter_bytes > 0
+    # Every model spawns, and the document says so (a forked child shares pages).
+    assert result.start_method == "spawn"
 
 
 # --- switching --------------------------------------------------------------------------

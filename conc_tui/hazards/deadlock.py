@@ -20,10 +20,13 @@ import threading
 import time
 from collections.abc import MutableSequence, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conc_tui.hazards import timeline
 from conc_tui.hazards.base import fmt_s, mp_context, step
+
+if TYPE_CHECKING:
+    from conc_tui.hazards.base import StartContext
 from conc_tui.hazards.timeline import LaneState, Marker
 
 LOCK_NAMES = ("lock-1", "lock-2")
@@ -327,9 +330,10 @@ def run_threads(*, opposite: bool, rounds: int) -> DeadlockRun:
     )
 
 
-def run_processes(*, opposite: bool, rounds: int) -> DeadlockRun:
-    """Two processes, two ``multiprocessing.Lock``s; opposite order when ``opposite``."""
-    ctx = mp_context()
+def run_processes(*, opposite: bool, rounds: int, ctx: StartContext | None = None) -> DeadlockRun:
+    """Two processes, two ``multiprocessing.Lock``s; opposite order when ``opposite``
+    (started by ``ctx``, by default :func:`mp_context`)."""
+    ctx = ctx or mp_context()
     locks = [ctx.Lock() for _ in LOCK_NAMES]
     # Raw shared ints: each slot is written by one worker only and read by the watcher.
     holds, waits, done = ctx.RawArray("i", 2), ctx.RawArray("i", [NOBODY] * 2), ctx.RawArray("i", 2)
@@ -382,10 +386,12 @@ def run(quick: bool = False) -> DeadlockResult:
     broken = run_threads(opposite=True, rounds=rounds)
     step("fixed: two threads, one lock order")
     fixed = run_threads(opposite=False, rounds=rounds)
+    # One start method for both, chosen once: the figure reports the one they used.
+    ctx = mp_context()
     step("broken: two processes, locks in opposite order")
-    processes_broken = run_processes(opposite=True, rounds=rounds)
+    processes_broken = run_processes(opposite=True, rounds=rounds, ctx=ctx)
     step("fixed: two processes, one lock order")
-    processes_fixed = run_processes(opposite=False, rounds=rounds)
+    processes_fixed = run_processes(opposite=False, rounds=rounds, ctx=ctx)
     return DeadlockResult(
         broken=broken,
         fixed=fixed,
@@ -396,5 +402,5 @@ def run(quick: bool = False) -> DeadlockResult:
             f"and who waits for each lock; a wait-for cycle standing {CONFIRM_S} s with no "
             "round finished is a deadlock, and a cancel flag lets the workers release and leave"
         ),
-        start_method=mp_context().get_start_method(),
+        start_method=ctx.get_start_method(),
     )

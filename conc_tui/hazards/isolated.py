@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -39,6 +40,9 @@ class Outcome:
     name: str
     document: dict[str, Any] | None
     error: str | None
+    ended: str | None = None
+    """How the child ended when it ended early, in one sentence (its exit status or
+    the signal that killed it; the time limit or the cancel that had it killed)."""
 
 
 def _kill_tree(pid: int) -> None:
@@ -51,6 +55,18 @@ def _kill_tree(pid: int) -> None:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
     psutil.wait_procs(family, timeout=5)
+
+
+def how_it_ended(code: int) -> str:
+    """The child's end, from its exit status (negative for a signal, as
+    :mod:`subprocess` gives it), in one sentence."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "a signal"
+        return f"the experiment's process was killed by {name} (signal {-code})"
+    return f"the experiment's process exited with status {code}"
 
 
 def _last_line(text: str) -> str:
@@ -120,17 +136,17 @@ def run_isolated(
     try:
         while child.poll() is None:
             if cancel is not None and cancel.wait(POLL_S):
-                return Outcome(name, None, "cancelled")
+                return Outcome(name, None, "cancelled", "the run was cancelled")
             if cancel is None:
                 time.sleep(POLL_S)
             if time.monotonic() > deadline:
-                return Outcome(name, None, f"no result within {TIME_LIMIT_S:.0f} s")
+                limit = f"no result within {TIME_LIMIT_S:.0f} s"
+                return Outcome(name, None, limit, f"{limit}, the run was killed")
         for reader in readers:
             reader.join(timeout=5)
         if child.returncode != 0:
-            return Outcome(
-                name, None, f"exit status {child.returncode}: {_last_line(''.join(err))}"
-            )
+            ended = how_it_ended(child.returncode)
+            return Outcome(name, None, f"{ended}: {_last_line(''.join(err))}", ended)
         try:
             document = json.loads("".join(out))
         except json.JSONDecodeError:

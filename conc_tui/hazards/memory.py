@@ -112,6 +112,9 @@ class MemoryResult:
 
     measure: str
     """``uss`` or ``rss``: which figure the OS gave."""
+    start_method: str
+    """Always ``spawn``: a forked child would share its parent's pages until written,
+    and its memory would depend on what the parent happened to hold."""
     idle_interpreter_bytes: int
     broken: ModelMemory
     fixed: ModelMemory
@@ -208,6 +211,7 @@ def run(quick: bool = False) -> MemoryResult:
         results[model] = ModelMemory(model, workers, processes, total, extra / workers)
     return MemoryResult(
         measure=measure,
+        start_method=spawn_context().get_start_method(),
         idle_interpreter_bytes=idle,
         broken=results["process"],
         fixed=results["thread"],

@@ -152,7 +152,8 @@ class OverheadResult:
         return (
             f"{self.tasks:,} tasks of {self.work_us:.1f} µs took {self.serial_s:.3f} s in a loop "
             f"and {self.threads_s:.3f} s on threads, but {b.wall_s:.3f} s on "
-            f"{self.workers} processes (plus {self.pool_startup_s:.3f} s start-up), with "
+            f"{self.workers} processes (plus {self.pool_startup_s:.3f} s start-up by "
+            f"{self.start_method}), with "
             f"{measured} and {self.crossing_us:.0f} µs of crossing per task; chunksize "
             f"{f.chunksize} cut it to {f.wall_s:.3f} s, and {even}."
         )

@@ -19,10 +19,13 @@ import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conc_tui.hazards import timeline
 from conc_tui.hazards.base import fmt_s, mp_context, step
+
+if TYPE_CHECKING:
+    from conc_tui.hazards.base import StartContext
 from conc_tui.hazards.timeline import LaneState, Marker
 
 YIELD_POINT = "time.sleep(0) between the read and the write (it releases the GIL)"
@@ -197,9 +200,12 @@ def _shared_unlocked_adder(
     lane.mark(LaneState.DONE)
 
 
-def count_with_processes(processes: int, increments: int, *, shared: bool) -> CounterRun:
-    """Processes adding to their own counters, or to one shared Value without its lock."""
-    ctx = mp_context()
+def count_with_processes(
+    processes: int, increments: int, *, shared: bool, ctx: StartContext | None = None
+) -> CounterRun:
+    """Processes adding to their own counters, or to one shared Value without its lock
+    (started by ``ctx``, by default :func:`mp_context`)."""
+    ctx = ctx or mp_context()
     # Every child waits at this gate, so they all count at once rather than one after
     # the other as they happen to start.
     go = ctx.Event()
@@ -250,15 +256,17 @@ def run(quick: bool = False) -> RaceResult:
     broken = count_with_threads(THREADS, increments, locked=False)
     step("fixed: threads, shared counter, a lock")
     fixed = count_with_threads(THREADS, increments, locked=True)
+    # One start method for both, chosen once: the figure reports the one they used.
+    ctx = mp_context()
     step("beside: processes, each its own counter")
-    private = count_with_processes(PROCESSES, proc_increments, shared=False)
+    private = count_with_processes(PROCESSES, proc_increments, shared=False, ctx=ctx)
     step("beside: processes sharing a Value, without its lock")
-    shared = count_with_processes(PROCESSES, proc_increments, shared=True)
+    shared = count_with_processes(PROCESSES, proc_increments, shared=True, ctx=ctx)
     return RaceResult(
         yield_point=YIELD_POINT,
         broken=broken,
         fixed=fixed,
         processes_private=private,
         processes_shared_unlocked=shared,
-        start_method=mp_context().get_start_method(),
+        start_method=ctx.get_start_method(),
     )

@@ -9,7 +9,8 @@ pipe's atomic write, so a worker killed mid-run never leaves half a message).
 A *recording* is one variant of an experiment (``broken: ...``, ``fixed: ...``):
 :func:`begin` starts one and ends the previous, and every lane made meanwhile belongs
 to it. When streaming (the ``demo --stream`` the app runs), a flusher thread sends
-each recording's new marks every :data:`FLUSH_S` as one batch; see
+each recording's new bins every :data:`FLUSH_S` as one batch (each lane's dominant
+state per :data:`BIN_S`, so what is sent does not grow with the rate of marks); see
 :mod:`conc_tui.hazards.stream` for the wire format.
 
 ``time.monotonic`` is CLOCK_MONOTONIC on Linux: one clock for the whole machine, so a
@@ -19,6 +20,7 @@ child process's marks and the parent's share a time axis.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -54,6 +56,42 @@ STATES_BY_NAME: dict[str, LaneState] = {state.value: state for state in LaneStat
 
 FLUSH_S = 0.1
 """How often a streaming recording sends its new marks."""
+
+BIN_S = 0.01
+"""What crosses to the screen is each lane's state per bin of this many seconds (the
+state that dominated the bin), not every mark: the locked counter alone makes about
+25,000 marks a second, and the screen could never show them one by one. 10 ms is
+under a screen cell once a variant runs past 1.5 s at 160 columns; shorter variants
+are drawn at 10 ms steps."""
+
+GRACE_S = 0.03
+"""A bin is sent once this long has passed since its end, so a process's mark that
+was still in its pipe is counted in its own bin; a mark later than that is counted
+in the first bin not sent yet."""
+
+ACTIVE = (LaneState.RUNNING, LaneState.HOLDING, LaneState.BLOCKED)
+"""States in which the worker is doing something; a bin or cell where it did any of
+them, however briefly, shows it rather than the wait around it."""
+PASSIVE = (LaneState.WAIT_IO, LaneState.IDLE)
+
+
+def dominant(totals: dict[LaneState, float]) -> LaneState:
+    """The state a bin or cell shows, from the seconds spent in each state there.
+
+    The state the worker spent most of it in, except that a worker that did anything
+    at all (ran, held a lock, blocked the loop) shows that rather than an I/O wait or
+    idleness around it: a task that makes a round trip every 10 ms runs for
+    microseconds each time, and its lane must show it moving. A failure always shows.
+    """
+    if LaneState.FAILED in totals:
+        return LaneState.FAILED
+    most = max(totals, key=lambda state: totals[state])
+    if most in PASSIVE:
+        active = [state for state in ACTIVE if state in totals]
+        if active:
+            return max(active, key=lambda state: totals[state])
+    return most
+
 
 Mark = tuple[float, LaneState, str]
 """(seconds since the variant began, state, detail: empty, or a few words such as
@@ -108,7 +146,15 @@ class Recording:
     marks: list[list[Mark]] = field(default_factory=list)
     """Every mark collected so far, per lane, in time order."""
     ended_at: float | None = None
-    _sent: list[int] = field(default_factory=list)
+    binned_s: float = 0.0
+    """The bins sent cover the variant up to here."""
+    _bins_sent: int = 0
+    _binned: list[int] = field(default_factory=list)
+    """Per lane: the marks already counted in bins sent."""
+    _carry: list[tuple[LaneState, str] | None] = field(default_factory=list)
+    """Per lane: its state where the bins sent end."""
+    _shown: list[tuple[LaneState, str] | None] = field(default_factory=list)
+    """Per lane: the (state, detail) of the last bin sent that changed it."""
     _read: dict[int, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -130,7 +176,9 @@ class Recording:
     def _add(self, name: str) -> int:
         self.names.append(name)
         self.marks.append([])
-        self._sent.append(0)
+        self._binned.append(0)
+        self._carry.append(None)
+        self._shown.append(None)
         return len(self.names) - 1
 
     def collect(self) -> None:
@@ -149,15 +197,62 @@ class Recording:
                         got.append((t - self.began, LaneState(state), detail))
                 self.marks[index] += got
 
-    def take_new(self) -> list[tuple[int, Mark]]:
-        """The marks collected since the last call, as (lane, mark), for a batch."""
+    def take_bins(self) -> list[tuple[int, Mark]]:
+        """The bins closed since the last call, as (lane, mark) where a lane's binned
+        state changes: the mark's time is the bin's start, its state the one that
+        dominated the bin (:func:`dominant`), its detail that of the state's last mark
+        there. Every bin up to the end once the recording is closed; while it runs,
+        those that ended :data:`GRACE_S` ago."""
         self.collect()
         with self._lock:
-            new = []
-            for index, marks in enumerate(self.marks):
-                new += [(index, mark) for mark in marks[self._sent[index] :]]
-                self._sent[index] = len(marks)
+            ended = self.ended_at is not None
+            elapsed = self.elapsed()
+            if ended:
+                closed = math.ceil(elapsed / BIN_S - 1e-9)
+            else:
+                closed = max(0, math.floor((elapsed - GRACE_S) / BIN_S))
+            first = self._bins_sent
+            if closed <= first:
+                return []
+            new: list[tuple[int, Mark]] = []
+            for lane, marks in enumerate(self.marks):
+                at, carry, shown = self._binned[lane], self._carry[lane], self._shown[lane]
+                for k in range(first, closed):
+                    start, end = k * BIN_S, min((k + 1) * BIN_S, elapsed)
+                    totals: dict[LaneState, float] = {}
+                    details: dict[LaneState, str] = {}
+                    if carry is not None:
+                        details[carry[0]] = carry[1]
+                    was, since = carry, start
+                    # The last bin takes every mark left; a late mark counts from the
+                    # start of the first bin not sent.
+                    while at < len(marks) and (marks[at][0] < end or k == closed - 1 and ended):
+                        t, state, detail = marks[at]
+                        t = min(max(t, start), end)
+                        if was is not None:
+                            totals[was[0]] = totals.get(was[0], 0.0) + max(t - since, 1e-9)
+                        was, since = (state, detail), t
+                        details[state] = detail
+                        at += 1
+                    if was is not None:
+                        totals[was[0]] = totals.get(was[0], 0.0) + max(end - since, 1e-9)
+                    carry = was
+                    if not totals:
+                        continue
+                    state = dominant(totals)
+                    pick = (state, details.get(state, ""))
+                    if pick != shown:
+                        new.append((lane, (start, *pick)))
+                        shown = pick
+                self._binned[lane], self._carry[lane], self._shown[lane] = at, carry, shown
+            self._bins_sent = closed
+            self.binned_s = elapsed if ended else closed * BIN_S
         return new
+
+    def now(self) -> list[tuple[LaneState, str] | None]:
+        """Each lane's state and detail at its last mark (None: no mark yet)."""
+        with self._lock:
+            return [(marks[-1][1], marks[-1][2]) if marks else None for marks in self.marks]
 
     def elapsed(self) -> float:
         """Seconds from the start to the end, or to now while it runs."""
@@ -177,7 +272,8 @@ class Recording:
 
 
 Sink = Callable[[Recording, list[tuple[int, Mark]]], None]
-"""Receives a recording's new marks (the streamer writes them out as one batch)."""
+"""Receives a recording's new bins, as marks where a lane's binned state changes
+(:meth:`Recording.take_bins`; the streamer writes them out as one batch)."""
 
 _lock = threading.Lock()
 _current: Recording | None = None
@@ -250,7 +346,7 @@ _NOWHERE = _Nowhere()
 def _flush(recording_now: Recording) -> None:
     sink = _sink
     if sink is not None:
-        sink(recording_now, recording_now.take_new())
+        sink(recording_now, recording_now.take_bins())
 
 
 def _flush_loop() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import textwrap
 import threading
 import time
 from dataclasses import dataclass
@@ -112,6 +113,24 @@ def cycle_lines(data: dict[str, Any]) -> list[Text]:
     return lines
 
 
+def start_method_line(name: str, method: str) -> str:
+    """How this run started its processes, and why, where its figures depend on it:
+    the lab streams its lanes from a thread, so its experiments spawn where the plain
+    ``conc-tui demo NAME`` forks, and a start-up figure read beside the CLI's must say so."""
+    if name == "memory":
+        return (
+            f"processes started by {method}, here as in `conc-tui demo`: a forked child "
+            "would share its parent's pages"
+        )
+    if method == "spawn":
+        return (
+            "processes started by spawn: the lab streams its lanes from a thread, and "
+            "forking a process with threads is unsafe; `conc-tui demo` alone forks, "
+            "so its start-up figures differ"
+        )
+    return f"processes started by {method}"
+
+
 def figures_table(data: dict[str, Any]) -> Table:
     """The variants (every dict-valued figure) as columns, their fields as rows."""
     variants = [key for key, value in data.items() if isinstance(value, dict)]
@@ -208,6 +227,25 @@ def _summary_name(variant: VariantTimeline, rest: list[int]) -> str:
     return f"{plural} ×{len(rest)}"
 
 
+def _heading(variant: VariantTimeline, width: int) -> list[Text]:
+    """The variant's title, how long it ran and whether it runs still, in one row; a
+    variant whose process died says how it ended in full, in as many rows as it takes."""
+    title = (variant.title, _variant_style(variant.title))
+    if not variant.ending:
+        status = "done" if variant.ended else "running"
+        heading = Text.assemble(title, (f"  {variant.t:.2f} s, {status}", "dim"))
+        heading.truncate(width, overflow="ellipsis")
+        return [_no_wrap(heading)]
+    ending = f"ended at {variant.t:.2f} s: {variant.ending}"
+    heading = Text.assemble(title, "  ", (ending, "bold red"))
+    if heading.cell_len <= width:
+        return [_no_wrap(heading)]
+    first = Text.assemble(title)
+    first.truncate(width, overflow="ellipsis")
+    rest = [_no_wrap(Text(row, style="bold red")) for row in textwrap.wrap(ending, width)]
+    return [_no_wrap(first), *rest]
+
+
 def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) -> list[Text]:
     """Every variant's workers as lanes, one above the other on one time axis.
 
@@ -229,7 +267,9 @@ def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) 
         def said(variant: VariantTimeline) -> int:
             return 2 if not variant.ended else 1 if ends else 0
 
-        return sum(1 + min(len(v.names), most) + said(v) for v in variants) + 3
+        return (
+            sum(len(_heading(v, width)) + min(len(v.names), most) + said(v) for v in variants) + 3
+        )
 
     most = next((m for m in range(MOST_LANES, 1, -1) if rows(m) <= height), 2)
     # Short of room even so, what finished variants were doing at the end gives way
@@ -243,15 +283,7 @@ def lanes_lines(variants: list[VariantTimeline], width: int, height: int = 100) 
         return _no_wrap(label + _lane_text(cells))
 
     for variant in variants:
-        status = "done" if variant.ended else "running"
-        heading = Text.assemble(
-            (variant.title, _variant_style(variant.title)),
-            (f"  {variant.t:.2f} s, {status}", "dim"),
-            no_wrap=True,
-            overflow="ellipsis",
-        )
-        heading.truncate(width, overflow="ellipsis")
-        lines.append(heading)
+        lines += _heading(variant, width)
         lanes, rest = _shown_lanes(variant, most)
         for index in lanes:
             label = Text(f"{variant.names[index][: LABEL_WIDTH - 1]:<{LABEL_WIDTH}}")
@@ -339,6 +371,9 @@ def result_part(
             f"clean: {'yes' if document['fixed_clean'] else 'no'} · {document['elapsed_s']:.1f} s"
         )
         said = [Text(verdict, style="bold"), Text(document["sentence"])]
+        method = data.get("start_method")
+        if isinstance(method, str):
+            said.append(Text(start_method_line(experiment.name, method), style="italic"))
         # Under the lanes the sentence comes first, where the eye already is; the
         # table of every figure follows.
         parts += [*said, Text(""), *figures] if lanes else [*figures, Text(""), *said]
@@ -533,7 +568,12 @@ class HazardScreen(ModalScreen[None]):
 
     def on_hazard_done(self, message: HazardDone) -> None:
         """Keep the outcome and show it."""
-        self.outcomes[message.outcome.name] = message.outcome
+        outcome = message.outcome
+        self.outcomes[outcome.name] = outcome
+        timelines = self.timelines.get(outcome.name)
+        if outcome.document is None and outcome.ended and timelines is not None:
+            # The variant that was running never said it ended: it ended here.
+            timelines.abandon(outcome.ended)
         self.running = None
         self.steps = ()
         self._show()
