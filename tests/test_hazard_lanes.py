@@ -558,3 +558,44 @@ def test_cells_drawn_as_batches_come_match_cells_drawn_once_at_the_end() -> None
     for lane in range(5):
         assert growing.cells(lane, 40, 0.01) == whole.cells(lane, 40, 0.01)
     assert growing.summary_cells(range(5), 40, 0.01) == whole.summary_cells(range(5), 40, 0.01)
+
+
+def test_processes_an_experiment_started_go_with_it_when_it_dies() -> None:
+    """Killing the experiment's process mid-run must not leave the processes it started
+    (the deadlocked pair) running: they are killed as a group with it."""
+    import signal
+    import threading
+
+    import psutil
+
+    from conc_tui.hazards.isolated import run_isolated
+
+    reached = threading.Event()
+
+    def on_step(text: str) -> None:
+        if "two processes" in text:
+            reached.set()
+
+    done: list[object] = []
+    runner = threading.Thread(
+        target=lambda: done.append(run_isolated("deadlock", quick=True, on_step=on_step)),
+        daemon=True,
+    )
+    runner.start()
+    assert reached.wait(60), "the processes variant never started"
+    (child,) = [p for p in psutil.Process().children() if "demo" in " ".join(p.cmdline())]
+    deadline = time.monotonic() + 20
+    workers: list[psutil.Process] = []
+    while len(workers) < 2 and time.monotonic() < deadline:
+        workers = [
+            p
+            for p in child.children(recursive=True)
+            if "resource_tracker" not in " ".join(p.cmdline())
+        ]
+        time.sleep(0.05)
+    assert len(workers) >= 2, workers
+    child.send_signal(signal.SIGKILL)
+    runner.join(30)
+    assert done, "run_isolated did not return"
+    gone, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, alive

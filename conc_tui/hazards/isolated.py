@@ -28,6 +28,7 @@ import psutil
 from conc_tui.hazards import registry
 from conc_tui.hazards.report import SCHEMA, STEP_PREFIX
 from conc_tui.hazards.stream import LANES_PREFIX
+from conc_tui.lifecycle import kill_group
 
 TIME_LIMIT_S = 120.0
 POLL_S = 0.1
@@ -114,12 +115,15 @@ def run_isolated(
         command.append("--quick")
     if on_lanes is not None:
         command.append("--stream")
+    # Its own session and process group: whatever it starts (an experiment's worker
+    # processes) can be killed with it, even after the child itself died.
     child = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     assert child.stdout is not None and child.stderr is not None
     out: list[str] = []
@@ -157,6 +161,9 @@ def run_isolated(
     finally:
         if child.poll() is None:
             _kill_tree(child.pid)
+        # A child that died (killed, crashed) leaves its own processes orphaned, still
+        # in its group: they go too.
+        kill_group(child.pid)
         child.wait(timeout=5)
         for reader in readers:
             reader.join(timeout=5)
