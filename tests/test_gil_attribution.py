@@ -39,7 +39,8 @@ def test_a_lone_thread_sleeping_in_its_reads_shows_no_gil_wait() -> None:
     result = execute(RunConfig("thread", "files", 1, options))
     assert result.status == "finished", result.reason
     assert result.gil_wait_share is not None and result.cpu_wait_share is not None
-    # Nobody else runs Python in the runner: what is missing from the running spans'
-    # CPU is the busy cores' doing.
-    assert result.gil_wait_share < 0.06
+    # Only the runner's main thread (collecting results) and its flusher share this
+    # GIL, a little: what else is missing from the running spans' CPU is the busy
+    # cores' doing (0.00-0.02 measured; the old share said 0.27-0.37).
+    assert result.gil_wait_share < 0.1
     assert result.cpu_wait_share > result.gil_wait_share
