@@ -269,37 +269,6 @@ def test_many_threads_with_small_running_weights_show_their_gil_waits() -> None:
     assert cells > 0
 
 
-def _preempted_sleeper(agg: Aggregator, *, seconds: int) -> None:
-    """One thread: 20 ms running (6 ms of it preempted), then an 80 ms I/O sleep.
-
-    The OS sees 14 ms of CPU and 6 ms of run-queue delay per 100 ms; nothing else waits.
-    The worker's events carry its CPU clock; the observer samples every 100 ms.
-    """
-    events: list[Event] = []
-    cpu = 0
-    for k in range(seconds * 10):
-        t = k * 100 * MS
-        events.append((t, 1, STATE, S.RUNNING, cpu // 1000))
-        cpu += 14 * MS
-        events.append((t + 20 * MS, 1, STATE, S.WAIT_IO, cpu // 1000))
-    for k in range(seconds * 10 + 1):
-        t = k * 100 * MS
-        agg.feed([e for e in events if t - 100 * MS <= e[0] < t])
-        agg.apply_thread_sample(1, t, 14 * MS * k, 6 * MS * k, 0, settled_ns=t)
-
-
-def test_a_preempted_thread_that_sleeps_in_io_waits_for_a_core_not_the_gil() -> None:
-    # Reproduces "GIL wait" on interpreters and single threads with --io-latency: the
-    # run-queue delay was shared out by time off a core, so the I/O sleep took 93% of
-    # it and the preemptions left in the running spans were called GIL waits (0.28).
-    agg = _agg(1)
-    _preempted_sleeper(agg, seconds=3)
-    (view,) = agg.worker_views(3000 * MS)
-    assert view.gil_wait_share == pytest.approx(0.0, abs=0.02)
-    assert view.cpu_wait_share == pytest.approx(0.3, abs=0.02)
-    assert S.WAIT_GIL not in view.lane
-
-
 def test_gil_share_is_unknown_until_measured() -> None:
     agg = _agg(1)
     agg.feed([(0, 1, STATE, S.RUNNING, 0)])

@@ -77,10 +77,9 @@ class WorkerTrack:
     sampled_cpu_ns: int | None = None
     sampled_delay_ns: int | None = None
     sampled_at_ns: int | None = None
-    delay_per_cpu: float | None = None
-    """Run-queue delay per nanosecond of CPU over the last sample interval (see
-    :meth:`Aggregator._account` for why per CPU, not per time off a core); None until
-    the thread has used CPU: spans wait for it rather than call a core wait a GIL wait."""
+    delay_share: float = 0.0
+    """Of the thread's time off a core over the last sample interval, the share it was
+    runnable but waiting for one (the OS's run-queue delay); the rest it slept."""
     readings: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=3))
     """Recent (time, CPU clock) readings of the OS, to cut an open running span."""
     # The running span in progress, from the CPU marks on the worker's own events.
@@ -163,7 +162,7 @@ class Aggregator:
         self.pool_started_ns: int | None = None
         self.work_threads: set[int] = set()
         self._shared_readings: dict[int, tuple[int, int, int]] = {}
-        self._shared_delay_per_cpu: float | None = None
+        self._shared_delay_share = 0.0
         self.async_mode: str | None = None
 
     @property
@@ -201,9 +200,9 @@ class Aggregator:
             if track.state != _FAILED:
                 self._end(track, _DONE, t_ns)
             # Spans that ended after the last sample are measured now, with the last
-            # run-queue delay per CPU the OS gave; every column of the lane is then final.
-            per_cpu = track.delay_per_cpu if track.tid is not None else self._shared_delay_per_cpu
-            self._account(track, per_cpu or 0.0)
+            # delay share the OS gave; every column of the lane is then final.
+            delay_share = track.delay_share if track.tid is not None else self._shared_delay_share
+            self._account(track, delay_share)
             track.timeline.finalize(track.timeline.head)
         for lock in self.locks.values():
             lock.waiters.clear()
@@ -384,14 +383,10 @@ class Aggregator:
             d_wall = t_ns - (t_ns if track.sampled_at_ns is None else track.sampled_at_ns)
             if d_wall > 0:
                 track.cpu_percent = 100.0 * d_cpu / d_wall
-            if d_cpu > 0:
-                track.delay_per_cpu = max(0.0, d_delay / d_cpu)
-        elif cpu_ns > 0:
-            # The first reading: the thread's whole life so far is the interval.
-            track.delay_per_cpu = max(0.0, delay_ns / cpu_ns)
+            if d_wall > d_cpu:
+                track.delay_share = min(1.0, max(0.0, d_delay / (d_wall - d_cpu)))
         track.sampled_cpu_ns, track.sampled_delay_ns, track.sampled_at_ns = cpu_ns, delay_ns, t_ns
-        if track.delay_per_cpu is not None:
-            self._account(track, track.delay_per_cpu)
+        self._account(track, track.delay_share)
 
     @staticmethod
     def _cut_span(track: WorkerTrack, at_ns: int, cpu_then: int) -> None:
@@ -409,14 +404,15 @@ class Aggregator:
         """OS readings (tid -> CPU, delay) of the threads that run many workers' items
         (``to_thread``): their run-queue delay share stands in for that of the tasks
         they served, whose own CPU comes from their events' marks."""
-        cpu = delay = 0
+        off = delay = 0
         for tid, (cpu_ns, delay_ns) in readings.items():
-            before = self._shared_readings.get(tid, (0, 0, 0))  # first: its life so far
+            before = self._shared_readings.get(tid)
             self._shared_readings[tid] = (t_ns, cpu_ns, delay_ns)
-            cpu += cpu_ns - before[1]
-            delay += delay_ns - before[2]
-        if cpu > 0:
-            self._shared_delay_per_cpu = max(0.0, delay / cpu)
+            if before is not None:
+                off += (t_ns - before[0]) - (cpu_ns - before[1])
+                delay += delay_ns - before[2]
+        if off > 0:
+            self._shared_delay_share = min(1.0, max(0.0, delay / off))
 
     def account_unsampled(self, settled_ns: int) -> None:
         """Measure the workers that have no OS thread of their own (asyncio tasks)."""
@@ -426,34 +422,21 @@ class Aggregator:
             if track.tid is None:
                 if track.state not in (_DONE, _FAILED):
                     self._extend(track, settled_ns)
-                if self._shared_delay_per_cpu is not None or self.async_mode != TO_THREAD:
-                    self._account(track, self._shared_delay_per_cpu or 0.0)
+                self._account(track, self._shared_delay_share)
 
-    def _account(self, track: WorkerTrack, delay_per_cpu: float) -> None:
+    def _account(self, track: WorkerTrack, delay_share: float) -> None:
         """Split the spans known since the last sample into running and waits.
 
         Running wall time off a core was either runnable without a core or asleep
         (for a thread of one process: waiting for the GIL). The OS counts only the
-        thread's whole run-queue delay, so the running spans' part of it is taken in
-        proportion to their CPU: a thread is preempted while it is on a core, and it
-        is on a core almost only in its running spans. Perf's scheduler trace of
-        threads and interpreters on files with ``--io-latency`` put 80-90% of their
-        preempted time inside running spans; sharing the delay out by time off a core
-        instead gave most of it to the I/O sleeps, and the preemptions left in the
-        running spans were counted as GIL waits (9-30% where no GIL is shared).
-        What this misplaces: the wait for a core after a sleep lands in the span the
-        sleep was in, and a thread that lets go of the GIL for a read is preempted by
-        the thread it woke more often than its CPU there would say. Four threads on
-        files with no latency and the cores busy (load 5 on 2 cores) read 0.03 against
-        perf's 0.10 of running time asleep on the GIL (the old share read 0.18 to its
-        0.12). With ``--io-latency 5``: interpreters and a lone thread within 0.02
-        of perf, four threads 0.02 over to 0.09 under (the old share: 0.1-0.3 over).
+        thread's whole delay, so the running spans' part of it is taken in proportion
+        to their time off a core.
         """
         wall = track.pend_wall
         if wall <= 0:
             return
         cpu = min(track.pend_cpu, wall)
-        delay = min(wall - cpu, cpu * delay_per_cpu)
+        delay = (wall - cpu) * delay_share
         gil = wall - cpu - delay if self.gil_applies else 0.0
         track.gil_ns += gil
         track.cpu_wait_ns += delay

@@ -80,18 +80,7 @@ class Recorder:
 
     @contextmanager
     def waiting(self, state: WorkerState) -> Iterator[None]:
-        """Mark a wait (for I/O, say) and return to RUNNING when it ends.
-
-        The wait's end is stamped by Python code, which runs only once this thread
-        holds the GIL again, so the GIL taken back after a blocking read or sleep is
-        counted in the wait. It cannot be cut out: the CPU clock stands still both in
-        the blocking call and in the GIL wait that follows (both are sleeps, on a
-        timer or a file and then on a futex, neither on the run queue), and no code
-        of ours runs between the two. perf's trace of four threads on files with
-        ``--io-latency 5`` found 2 to 7 times as much futex sleep inside the I/O
-        waits as inside the running spans: 12 to 29% of the running time, which the
-        GIL share leaves out.
-        """
+        """Mark a wait (for I/O, say) and return to RUNNING when it ends."""
         previous = self.state_now
         self.state(state)
         try:
