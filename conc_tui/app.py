@@ -55,9 +55,9 @@ PANES: tuple[tuple[str, str, str], ...] = tuple(
 
 MIN_WIDTH, MIN_HEIGHT = 60, 16
 CORE_INTERVAL_S = 0.22
+"""Core sampling period: about 4.5 Hz, enough for the kernel's 10 ms tick counts."""
 BUDGET_CHECK_S = 1.0
 """How often the UI weighs its own CPU against its budget (see conc_tui.frame_budget)."""
-"""Core sampling period: about 4.5 Hz, enough for the kernel's 10 ms tick counts."""
 
 APP_ITEMS: dict[str, int] = {name: workload_spec(name).app_items for name in WORKLOADS}
 """Input sizes the app uses unless ``--items`` is given: big enough that a first run
