@@ -103,6 +103,8 @@ async def test_panel_rows_fit_their_width(size: tuple[int, int], model: str, wor
         state.config = replace(state.config, workload=workload, workers=8)
         app.show_snapshot(model, make_snapshot(model, workload, 8, 25))
         await pilot.pause()
+        # A scroll bar that comes with these rows rewraps them after its layout.
+        await pilot.pause(0.05)
         for view in app.query(f"#pane-{model} LinesView").results(LinesView):
             width = view.scrollable_content_region.width
             for row in view.rows:

@@ -112,6 +112,18 @@ class LinesView(ScrollView, can_focus=False):
                 self._strips.pop(y, None)
                 self.refresh_line(y)
 
+    def watch_show_vertical_scrollbar(self, shown: bool) -> None:
+        """The scroll bar came or went, taking or giving back a column: the rows were
+        wrapped for the old width, so wrap them again once this layout is done."""
+        self.call_after_refresh(self._rewrap)
+
+    def _rewrap(self) -> None:
+        if self.is_attached:
+            self._strips.clear()
+            self._plain = []
+            self._relayout()
+            self.refresh()
+
     def on_resize(self) -> None:
         """Rows are wrapped and cut to the width: build them again when it changes."""
         self._strips.clear()
