@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -18,6 +18,7 @@ from conc_tui.hazards import timeline
 
 if TYPE_CHECKING:
     from multiprocessing.context import ForkContext, SpawnContext
+    from multiprocessing.process import BaseProcess
 
     StartContext = ForkContext | SpawnContext
 
@@ -89,6 +90,25 @@ def mp_context() -> StartContext:
     if "fork" in methods and threading.active_count() == 1:
         return cast("StartContext", multiprocessing.get_context("fork"))
     return spawn_context()
+
+
+def join_or_kill(
+    children: Iterable[BaseProcess], timeout: float, after_kill: float | None = None
+) -> int:
+    """Wait up to ``timeout`` seconds for each child; kill one still running and wait
+    for it (``after_kill`` seconds at most, None: until it is gone).
+
+    Returns:
+        How many had to be killed.
+    """
+    killed = 0
+    for child in children:
+        child.join(timeout=timeout)
+        if child.is_alive():
+            child.kill()
+            child.join(after_kill)
+            killed += 1
+    return killed
 
 
 def spawn_context() -> StartContext:

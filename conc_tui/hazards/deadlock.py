@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from conc_tui.hazards import timeline
-from conc_tui.hazards.base import fmt_s, mp_context, step
+from conc_tui.hazards.base import fmt_s, join_or_kill, mp_context, step
 
 if TYPE_CHECKING:
     from conc_tui.hazards.base import StartContext
@@ -353,13 +353,7 @@ def run_processes(*, opposite: bool, rounds: int, ctx: StartContext | None = Non
     cycle, detected, must_cancel = _start_and_watch(
         workers, lanes, holds, waits, done, cancel, began
     )
-    killed = 0
-    for worker in workers:
-        worker.join(timeout=5)
-        if worker.is_alive():
-            worker.kill()
-            worker.join(timeout=5)
-            killed += 1
+    killed = join_or_kill(workers, timeout=5, after_kill=5)
     left = sum(w.is_alive() for w in workers)
     for worker in workers:
         if not worker.is_alive():

@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 
 from conc_tui.hazards import timeline
-from conc_tui.hazards.base import fmt_bytes, spawn_context, step
+from conc_tui.hazards.base import fmt_bytes, join_or_kill, spawn_context, step
 from conc_tui.hazards.timeline import LaneState, Marker
 
 WORKERS = 4
@@ -185,11 +185,7 @@ def _measure(model: str, workers: int) -> tuple[int, int, str]:
         measured = [_memory_of(child.pid or 0) for child in children]
     finally:
         release.set()
-        for child in children:
-            child.join(timeout=10)
-            if child.is_alive():
-                child.kill()
-                child.join()
+        join_or_kill(children, timeout=10)
         ready.close()
         ready.join_thread()
     return sum(size for size, _ in measured), len(children), measured[0][1]

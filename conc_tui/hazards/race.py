@@ -22,7 +22,7 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import TYPE_CHECKING, Any
 
 from conc_tui.hazards import timeline
-from conc_tui.hazards.base import fmt_s, mp_context, step
+from conc_tui.hazards.base import fmt_s, join_or_kill, mp_context, step
 
 if TYPE_CHECKING:
     from conc_tui.hazards.base import StartContext
@@ -229,11 +229,7 @@ def count_with_processes(
         lane.mark(LaneState.IDLE, "starting")
         child.start()
     go.set()
-    for child in children:
-        child.join(timeout=30)
-        if child.is_alive():
-            child.kill()
-            child.join()
+    join_or_kill(children, timeout=30)
     elapsed = time.perf_counter() - began
     final = int(counter.value) if shared else int(sum(totals[:]))
     expected = processes * increments

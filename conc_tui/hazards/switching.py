@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 
 from conc_tui.hazards import timeline
-from conc_tui.hazards.base import mp_context, step
+from conc_tui.hazards.base import join_or_kill, mp_context, step
 from conc_tui.hazards.timeline import LaneState, Marker
 
 SPIN_S = 1.0
@@ -222,11 +222,7 @@ def spin_processes(workers: int, seconds: float) -> SwitchRun:
         child.start()
     go.set()
     samples = [out.get(timeout=seconds + 30) for _ in children]
-    for child in children:
-        child.join(timeout=10)
-        if child.is_alive():
-            child.kill()
-            child.join()
+    join_or_kill(children, timeout=10)
     out.close()
     out.join_thread()
     return _summarize("processes", workers, seconds, samples)
@@ -281,10 +277,7 @@ def process_handoff_us(rounds: int) -> float:
 
     elapsed = min(_ping_pong(round_trip, rounds) for _ in range(BATCHES))
     here.send(-1)
-    partner.join(timeout=10)
-    if partner.is_alive():
-        partner.kill()
-        partner.join()
+    join_or_kill([partner], timeout=10)
     here.close()
     there.close()
     return elapsed / (2 * rounds) * 1e6
