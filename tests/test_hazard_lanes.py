@@ -389,20 +389,12 @@ def test_demo_streams_lanes_only_when_asked(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_the_lab_draws_lanes_before_the_result() -> None:
-    from test_hazards import _app
-    from textual.widgets import OptionList
-
-    from conc_tui.screens.hazards import HazardScreen
+    from test_hazards import _app, _start_experiment
 
     async def scenario() -> None:
         app = _app()
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("h")
-            screen = app.screen
-            assert isinstance(screen, HazardScreen)
-            screen.quick = True
-            screen.query_one(OptionList).highlighted = registry.NAMES.index("deadlock")
-            await pilot.press("enter")
+            screen = await _start_experiment(app, pilot, "deadlock", quick=True)
             seen_before_result = ""
             deadline = time.monotonic() + 60
             while "deadlock" not in screen.outcomes and time.monotonic() < deadline:
@@ -463,20 +455,12 @@ def test_a_variant_whose_process_died_says_how_it_ended_and_keeps_its_lanes() ->
     import signal
 
     import psutil
-    from test_hazards import _app
-    from textual.widgets import OptionList
-
-    from conc_tui.screens.hazards import HazardScreen
+    from test_hazards import _app, _start_experiment
 
     async def scenario() -> None:
         app = _app()
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("h")
-            screen = app.screen
-            assert isinstance(screen, HazardScreen)
-            screen.quick = True
-            screen.query_one(OptionList).highlighted = registry.NAMES.index("blocked-loop")
-            await pilot.press("enter")
+            screen = await _start_experiment(app, pilot, "blocked-loop", quick=True)
             deadline = time.monotonic() + 60
             while "task 1" not in _shown(screen) and time.monotonic() < deadline:
                 await pilot.pause(0.05)

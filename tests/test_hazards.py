@@ -410,6 +410,21 @@ def _app() -> Any:
     return ConcApp(controller_factory=lambda: FakeController(interval=0.5), core_sampler=idle)
 
 
+async def _start_experiment(app: Any, pilot: Any, name: str, *, quick: bool = False) -> Any:
+    """Open the hazard lab (h), pick one experiment and run it (Enter); the screen."""
+    from textual.widgets import OptionList
+
+    from conc_tui.screens.hazards import HazardScreen
+
+    await pilot.press("h")
+    screen = app.screen
+    assert isinstance(screen, HazardScreen)
+    screen.quick = quick
+    screen.query_one("#hazard-list", OptionList).highlighted = registry.NAMES.index(name)
+    await pilot.press("enter")
+    return screen
+
+
 def _text(renderable: Any) -> str:
     from rich.console import Console
 
@@ -472,19 +487,13 @@ def test_h_opens_the_lab_which_runs_an_experiment_and_shows_both_variants() -> N
 
 
 def test_closing_the_lab_kills_a_running_experiment() -> None:
-    from textual.widgets import OptionList
 
     from conc_tui.screens.hazards import HazardScreen
 
     async def scenario() -> None:
         app = _app()
         async with app.run_test(size=(140, 40)) as pilot:
-            await pilot.press("h")
-            screen = app.screen
-            assert isinstance(screen, HazardScreen)
-            options = screen.query_one("#hazard-list", OptionList)
-            options.highlighted = registry.NAMES.index("switching")
-            await pilot.press("enter")
+            screen = await _start_experiment(app, pilot, "switching")
             deadline = time.monotonic() + 20
             while not screen.steps and time.monotonic() < deadline:
                 await pilot.pause(0.1)
@@ -506,19 +515,11 @@ def test_closing_the_lab_kills_a_running_experiment() -> None:
 
 
 def test_quitting_with_an_experiment_running_leaves_no_process() -> None:
-    from textual.widgets import OptionList
-
-    from conc_tui.screens.hazards import HazardScreen
 
     async def scenario() -> float:
         app = _app()
         async with app.run_test(size=(140, 40)) as pilot:
-            await pilot.press("h")
-            screen = app.screen
-            assert isinstance(screen, HazardScreen)
-            options = screen.query_one("#hazard-list", OptionList)
-            options.highlighted = registry.NAMES.index("memory")
-            await pilot.press("enter")
+            await _start_experiment(app, pilot, "memory")
             # Wait for the experiment's process to exist (a fixed pause was too short on
             # a busy machine), then quit while it runs.
             started = time.monotonic()
