@@ -765,13 +765,9 @@ _CORE_KEY = 100
 _RUNS = re.compile(rb"(.)\1*", re.S)
 
 
-def _look(key: int, faint: bool) -> tuple[str, Style]:
-    """The glyph and style of one run key (a state, or a running cell's core)."""
-    return _look_in(key, faint, style_generation())
-
-
 @lru_cache(maxsize=1024)
 def _look_in(key: int, faint: bool, generation: int) -> tuple[str, Style]:
+    """The glyph and style of one run key (a state, or a running cell's core)."""
     # ``generation`` names the style table (the app's theme): a look cached under one
     # theme, or in another app, is never served under this one.
     if key >= _CORE_KEY:
@@ -812,19 +808,10 @@ def _runs(key: bytes, confirmed: int, offset: int = 0) -> list[Run]:
     return runs
 
 
-def _segment(run: Run, paint: Paint | None) -> Segment:
+def _segment(run: Run, paint: Paint) -> Segment:
     a, b, value, faint = run
-    if paint is None:
-        text, look = _look(value, faint)
-        return Segment(text * (b - a), look)
     text, look = _look_in(value, faint, paint.generation)
     return Segment(text * (b - a), paint.on_base(look))
-
-
-def _cell_segments(lane: bytes, cores: bytes, confirmed: int) -> list[Segment]:
-    """The timeline's segments: one per run of equal cells, running cells as the digit
-    of their core when ``cores`` is given."""
-    return [_segment(run, None) for run in _runs(_run_key(lane, cores), confirmed)]
 
 
 def _converted(
@@ -921,7 +908,7 @@ class ShiftingRuns:
                 hi = mid - 1
         return lo
 
-    def update(self, start: int, key: bytes, confirmed: int, paint: Paint | None) -> list[Segment]:
+    def update(self, start: int, key: bytes, confirmed: int, paint: Paint) -> list[Segment]:
         """The segments of ``key``, whose first cell is absolute cell ``start``."""
         same = (start, confirmed, key) == (self.start, self.confirmed, self.key)
         if same and paint is self.paint:

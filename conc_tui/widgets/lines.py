@@ -122,15 +122,12 @@ class LinesView(ScrollView, can_focus=False):
             self._strips.clear()
             self._plain = []
             self._relayout()
+            self.virtual_size = Size(self.scrollable_content_region.width, len(self._rows))
             self.refresh()
 
     def on_resize(self) -> None:
         """Rows are wrapped and cut to the width: build them again when it changes."""
-        self._strips.clear()
-        self._plain = []
-        self._relayout()
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._rows))
-        self.refresh()
+        self._rewrap()
 
     def render_line(self, y: int) -> Strip:
         """Render one visible row (the line API entry point)."""
