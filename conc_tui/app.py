@@ -56,6 +56,14 @@ PANES: tuple[tuple[str, str, str], ...] = tuple(
 MIN_WIDTH, MIN_HEIGHT = 60, 16
 CORE_INTERVAL_S = 0.22
 """Core sampling period: about 4.5 Hz, enough for the kernel's 10 ms tick counts."""
+FIGURES_S = 0.25
+"""While a run is live, its figures (progress, side panel, core bars) are redrawn at
+most this often, the lanes at every frame: a number that changes ten times a second
+cannot be read, and each extra region redrawn makes the whole frame dearer."""
+HIDDEN_SNAPSHOT_S = 0.5
+"""A pane not on screen takes a live run's snapshot at most this often (of the ten a
+second its run sends): enough for its tab, loop mode and the stall check, and the UI
+is spared the messages it would only store."""
 BUDGET_CHECK_S = 1.0
 """How often the UI weighs its own CPU against its budget (see conc_tui.frame_budget)."""
 
@@ -218,7 +226,9 @@ class ConcApp(App[None]):
         self.frame_budget = FrameBudget(self._min_redraw_s)
         self._budget_clock = (time.process_time(), time.monotonic())
         self._last_redraw = 0.0
+        self._last_figures = 0.0
         self._redraw_pending = False
+        self._cores_due = False
         self._cores_stop = threading.Event()
         self._controllers_lock = threading.Lock()
         self.panes: dict[str, PaneState] = {
@@ -232,6 +242,7 @@ class ConcApp(App[None]):
         """Serial seconds per item by (workload, options but the duration): the yardstick
         for timed runs, whose wall times are all their duration."""
         self._cores: tuple[tuple[float, ...], ...] = ()
+        self._main_screen: Screen[object] | None = None
 
     def _config(self, model: str, workload: str, workers: int) -> RunConfig:
         """A pane's config: the user's options, with the app's input size for the workload."""
@@ -264,12 +275,31 @@ class ConcApp(App[None]):
         self._draw_tabs()
         self.screen.set_class(self._projector, "-projector")
         self._check_size(self.size.width, self.size.height)
+        self._main_screen = self.screen
+        self.screen_change_signal.subscribe(self, self._on_screen_change)
         self._sample_cores()
         self._install_signal_handlers()
         self.set_interval(STALL_CHECK_S, self._check_stalls)
         self.set_interval(BUDGET_CHECK_S, self._keep_to_budget)
         if not self.is_headless:
             self._watch_terminal()
+
+    @property
+    def panes_covered(self) -> bool:
+        """Whether another screen (help, race, compare, the hazard lab) is over the panes.
+
+        The panes are not drawn then: under a modal screen every pane frame makes
+        Textual composite the whole screen stack again, which cost a third of a core
+        with help open over a live pane, taken from the very runs being measured.
+        """
+        return self._main_screen is not None and self.screen is not self._main_screen
+
+    def _on_screen_change(self, screen: Screen[object]) -> None:
+        """Back on the panes: draw what the runs did while they were covered."""
+        if screen is self._main_screen and not self._cores_stop.is_set():
+            self._last_redraw = self._last_figures = time.monotonic()
+            self._cores_due = bool(self._cores)
+            self._draw_pane(self.panes[self.current])
 
     def _pane(self, model: str) -> ModelPane:
         return self.query_one(f"#pane-{model}", ModelPane)
@@ -296,9 +326,13 @@ class ConcApp(App[None]):
             self.post_message(CoresSampled(sampler.history()))
 
     def on_cores_sampled(self, message: CoresSampled) -> None:
-        """Redraw the visible pane's core bars."""
+        """Redraw the visible pane's core bars (with its next frame, while it has frames)."""
         if self._cores_stop.is_set():
             return  # posted just before the app began closing; its widgets may be gone
+        if self.panes[self.current].running or self.panes_covered:
+            # The pane's next figures draw them: one region redrawn, not two.
+            self._cores, self._cores_due = message.history, True
+            return
         # Samples arrive from a thread, also while the panes are mounted or removed.
         with contextlib.suppress(NoMatches):
             self.show_cores(message.history)
@@ -321,7 +355,7 @@ class ConcApp(App[None]):
             if stalled is None and state.stalled_s is None:
                 continue
             state.stalled_s = stalled
-            if state.model == self.current:
+            if state.model == self.current and not self.panes_covered:
                 with contextlib.suppress(NoMatches):  # a timer can outlive the panes
                     self._draw_pane(state)
 
@@ -331,8 +365,16 @@ class ConcApp(App[None]):
         self._pane(self.current).show_cores(history)
 
     def _callback(self, model: str, generation: int) -> Callable[[Snapshot], None]:
+        last_posted = 0.0
+
         def on_snapshot(snapshot: Snapshot) -> None:
             # Runs on the controller's thread: only post, never touch widgets.
+            nonlocal last_posted
+            now = time.monotonic()
+            hidden = model != self.current
+            if hidden and snapshot.phase.active and now - last_posted < HIDDEN_SNAPSHOT_S:
+                return  # the next one will do; a run's last snapshot always goes through
+            last_posted = now
             self.post_message(SnapshotArrived(model, generation, snapshot))
 
         return on_snapshot
@@ -346,7 +388,7 @@ class ConcApp(App[None]):
         if state.loop and message.snapshot.phase is Phase.FINISHED:
             generation = state.generation
             self.set_timer(LOOP_PAUSE_S, lambda: self._loop_again(message.model, generation))
-        if message.model != self.current:
+        if message.model != self.current or self.panes_covered:
             # Kept, not drawn: it must not hold back the visible pane's next frame.
             self._store(message.model, message.snapshot)
             return
@@ -354,7 +396,8 @@ class ConcApp(App[None]):
         wait = self._min_redraw_s - (now - self._last_redraw)
         if wait <= 0:
             self._last_redraw = now
-            self.show_snapshot(message.model, message.snapshot)
+            self._store(message.model, message.snapshot)
+            self._draw_frame(self.panes[message.model])
             return
         # Too soon after the last redraw: keep the data, draw it once the interval is up.
         self._store(message.model, message.snapshot)
@@ -372,8 +415,18 @@ class ConcApp(App[None]):
         if self._cores_stop.is_set() or not self.is_running:
             return  # the app is closing: the timer outlived the widgets it would draw
         self._redraw_pending = False
+        if self.panes_covered:
+            return  # drawn when the panes are shown again
         self._last_redraw = time.monotonic()
-        self._draw_pane(self.panes[self.current])
+        self._draw_frame(self.panes[self.current])
+
+    def _draw_frame(self, state: PaneState) -> None:
+        """One frame of a live pane: the lanes always, the figures a few times a second."""
+        now = time.monotonic()
+        figures = not state.running or now - self._last_figures >= FIGURES_S
+        if figures:
+            self._last_figures = now
+        self._draw_pane(state, figures=figures)
 
     def show_snapshot(self, model: str, snapshot: Snapshot) -> None:
         """Apply a snapshot to a pane now (tests call this directly, with no threads).
@@ -412,7 +465,7 @@ class ConcApp(App[None]):
     def _serial_for(self, config: RunConfig) -> float | None:
         return self.serial_results.get((config.workload, config.options))
 
-    def _draw_pane(self, state: PaneState) -> None:
+    def _draw_pane(self, state: PaneState, *, figures: bool = True) -> None:
         workload = state.snapshot.workload if state.snapshot else state.config.workload
         serial = self.serial_results.get((workload, state.config.options))
         if state.config.options.duration_s is not None:
@@ -423,8 +476,16 @@ class ConcApp(App[None]):
             return  # a snapshot that came in as the app closes: its panes are gone
         with self.batch_update():
             pane.show(
-                state.snapshot, state.config, serial, loop=state.loop, stalled_s=state.stalled_s
+                state.snapshot,
+                state.config,
+                serial,
+                loop=state.loop,
+                stalled_s=state.stalled_s,
+                figures=figures,
             )
+            if figures and self._cores_due:
+                self._cores_due = False
+                pane.show_cores(self._cores)
 
     def _timed_serial(self, state: PaneState, workload: str) -> float | None:
         """What serial would take for the items a timed run did, at serial's measured rate.

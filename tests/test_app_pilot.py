@@ -353,3 +353,103 @@ async def test_a_hidden_panes_snapshot_does_not_hold_back_the_visible_panes_fram
         lanes = app.query_one("#pane-thread WorkerLanes", WorkerLanes)
         # Drawn at once, not left for a timer.
         assert lanes.history.elapsed_s == pytest.approx(newer.elapsed_s)
+
+
+def progress_text(app: ConcApp, model: str) -> str:
+    from conc_tui.widgets.lines import LinesView
+
+    view = app.query_one(f"#pane-{model} .progress", LinesView)
+    return "\n".join(row.plain for row in view._rows)
+
+
+@sync
+async def test_live_frames_move_the_lanes_and_redraw_figures_a_few_times_a_second() -> None:
+    """Every frame of a live run moves the lanes; its figures (progress, side panel,
+    core bars) are redrawn at most every FIGURES_S, and at once when the run ends."""
+    from conc_tui.app import FIGURES_S, CoresSampled, SnapshotArrived
+
+    app, _ = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        state = app.panes["thread"]
+        lanes = app.query_one("#pane-thread WorkerLanes", WorkerLanes)
+
+        def arrive(step: int, phase: Phase | None = Phase.RUNNING) -> Snapshot:
+            snapshot = make_snapshot("thread", "files", 4, step, phase=phase)
+            app._last_redraw = 0.0  # no frame throttle: this test is about the figures
+            app.on_snapshot_arrived(SnapshotArrived("thread", state.generation, snapshot))
+            return snapshot
+
+        arrive(10)
+        first = progress_text(app, "thread")
+        moved = arrive(11)
+        assert lanes.history.elapsed_s == pytest.approx(moved.elapsed_s)
+        assert progress_text(app, "thread") == first  # too soon for the figures
+        app.on_cores_sampled(CoresSampled(((5.0, 5.0),)))
+        assert app._cores_due  # kept for the next figures, not drawn on its own
+        app._last_figures -= FIGURES_S
+        arrive(40)
+        assert progress_text(app, "thread") != first
+        assert not app._cores_due and app._cores == ((5.0, 5.0),)
+        arrive(41)
+        later = progress_text(app, "thread")
+        arrive(400, phase=None)  # finished: the final figures are never held back
+        assert progress_text(app, "thread") != later
+
+
+@sync
+async def test_panes_under_another_screen_are_not_drawn_until_it_closes() -> None:
+    """With help (or race, compare, the hazard lab) over the panes, live snapshots are
+    kept and not drawn; closing it draws the newest at once."""
+    from conc_tui.app import SnapshotArrived
+
+    app, _ = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        state = app.panes["thread"]
+        lanes = app.query_one("#pane-thread WorkerLanes", WorkerLanes)
+        first = make_snapshot("thread", "files", 4, 10, phase=Phase.RUNNING)
+        app.on_snapshot_arrived(SnapshotArrived("thread", state.generation, first))
+        assert lanes.history.elapsed_s == pytest.approx(first.elapsed_s)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen) and app.panes_covered
+        newer = make_snapshot("thread", "files", 4, 30, phase=Phase.RUNNING)
+        app._last_redraw = 0.0
+        app.on_snapshot_arrived(SnapshotArrived("thread", state.generation, newer))
+        app._flush_redraw()
+        assert state.snapshot is newer
+        assert lanes.history.elapsed_s == pytest.approx(first.elapsed_s)  # not drawn
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.panes_covered
+        assert lanes.history.elapsed_s == pytest.approx(newer.elapsed_s)
+
+
+@sync
+async def test_a_hidden_panes_live_snapshots_are_posted_a_few_times_a_second() -> None:
+    """A pane not on screen needs a live snapshot every HIDDEN_SNAPSHOT_S at most; the
+    visible pane gets every one, and a run's last snapshot always goes through."""
+    from conc_tui.app import HIDDEN_SNAPSHOT_S, SnapshotArrived
+
+    app, _ = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        posted: list[str] = []
+        post = app.post_message
+
+        def count(message: Any) -> bool:
+            if isinstance(message, SnapshotArrived):
+                posted.append(message.model)
+            return post(message)
+
+        app.post_message = count  # type: ignore[method-assign]
+        hidden, shown = app._callback("process", 1), app._callback("thread", 1)
+        for step in range(5):
+            hidden(make_snapshot("process", "cpu", 2, step, phase=Phase.RUNNING))
+            shown(make_snapshot("thread", "cpu", 2, step, phase=Phase.RUNNING))
+        assert posted.count("thread") == 5 and posted.count("process") == 1
+        hidden(make_snapshot("process", "cpu", 2, 400, phase=Phase.FINISHED))
+        assert posted.count("process") == 2
+        await asyncio.sleep(HIDDEN_SNAPSHOT_S)
+        hidden(make_snapshot("process", "cpu", 2, 6, phase=Phase.RUNNING))
+        assert posted.count("process") == 3

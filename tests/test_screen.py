@@ -31,15 +31,20 @@ def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
 
 
 class FixedCores:
+    def __init__(self, history: tuple[tuple[float, ...], ...] = ((10.0, 20.0),) * 4) -> None:
+        self._history = history
+
     def sample(self) -> tuple[float, ...]:
-        return (10.0, 20.0)
+        return self._history[-1]
 
     def history(self) -> tuple[tuple[float, ...], ...]:
-        return ((10.0, 20.0),) * 4
+        return self._history
 
 
-def make_app() -> ConcApp:
-    return ConcApp(controller_factory=FakeController, core_sampler=FixedCores())
+def make_app(cores: tuple[tuple[float, ...], ...] | None = None) -> ConcApp:
+    """The app on fake runs; ``cores`` fixes what the core bars show, whenever sampled."""
+    sampler = FixedCores(cores) if cores is not None else FixedCores()
+    return ConcApp(controller_factory=FakeController, core_sampler=sampler)
 
 
 def finished(model: str, workload: str, workers: int, **figures: Any) -> Snapshot:
@@ -346,7 +351,7 @@ def feed_thread(theme: str | None = None, size: tuple[int, int] = (80, 24)) -> A
         state = app.panes["thread"]
         state.config = replace(state.config, workload="files", workers=8)
         await pilot.press("2")
-        app.show_cores(HISTORY)
+        app.show_cores(HISTORY)  # the sampler says the same whenever it runs
         app.show_snapshot("thread", make_snapshot("thread", "files", 8, 40))
         await pilot.pause()
         # The card is sized after the layout that follows the snapshot (call_after_refresh):
@@ -362,12 +367,12 @@ def feed_thread(theme: str | None = None, size: tuple[int, int] = (80, 24)) -> A
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_snapshot_look_for_whole(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(make_app(), terminal_size=size, run_before=feed_thread(size=size))
+    assert snap_compare(make_app(HISTORY), terminal_size=size, run_before=feed_thread(size=size))
 
 
 def test_snapshot_light_theme(snap_compare: Any) -> None:
     assert snap_compare(
-        make_app(), terminal_size=(120, 36), run_before=feed_thread("textual-light")
+        make_app(HISTORY), terminal_size=(120, 36), run_before=feed_thread("textual-light")
     )
 
 

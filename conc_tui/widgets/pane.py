@@ -199,6 +199,7 @@ class ModelPane(Horizontal):
         *,
         loop: bool = False,
         stalled_s: float | None = None,
+        figures: bool = True,
     ) -> None:
         """Draw a snapshot (None: nothing has run in this pane yet).
 
@@ -208,11 +209,13 @@ class ModelPane(Horizontal):
             serial_wall_s: Serial baseline wall time for the config's workload, if known.
             loop: Whether loop mode is on (the run restarts whenever it finishes).
             stalled_s: How long a live run has sent nothing, once that is too long.
+            figures: Whether to redraw the figures too (progress, the side panel, the
+                cores the workers are on); False moves only the lanes.
         """
         self._last = (snapshot, config, serial_wall_s, loop, stalled_s)
         # Not composed yet, or being removed: the next snapshot draws it.
         with contextlib.suppress(NoMatches):
-            self._draw(snapshot, config, serial_wall_s, loop, stalled_s)
+            self._draw(snapshot, config, serial_wall_s, loop, stalled_s, figures)
 
     def _draw(
         self,
@@ -221,6 +224,7 @@ class ModelPane(Horizontal):
         serial_wall_s: float | None,
         loop: bool,
         stalled_s: float | None,
+        figures: bool = True,
     ) -> None:
         self.set_config(config)
         lanes = self.query_one(WorkerLanes)
@@ -230,6 +234,8 @@ class ModelPane(Horizontal):
             # its history keeps filling.
             return
         self._draw_head()
+        if not figures:
+            return
         progress = self.query_one(".progress", LinesView)
         width = _text_width(progress, 80)
         lines = progress_lines(snapshot, config, serial_wall_s, width, loop=loop)
