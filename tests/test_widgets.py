@@ -209,3 +209,26 @@ def test_loop_lag_mean_says_it_counts_finished_ticks_only() -> None:
     text = "\n".join(line.plain for line in async_lines(replace(snapshot, loop=loop), 60))
     assert "4.03 s now" in text
     assert "mean 0.0 ms of ticks done · max 4.03 s" in text
+
+
+def test_many_threads_gil_panel_sums_up_and_lists_those_that_waited_most() -> None:
+    """Past GIL_ROWS threads the panel gives their median and range, then the threads
+    that waited most, and says how many it left out."""
+    from dataclasses import replace
+
+    from fakes import make_snapshot
+
+    from conc_tui.telemetry.snapshot import Phase
+    from conc_tui.widgets.panels import GIL_ROWS, gil_lines
+
+    base = make_snapshot("thread", "cpu", 64, 20, phase=Phase.RUNNING)
+    shares = {v.worker_id: (7 * v.worker_id % 64) / 100 for v in base.worker_views}
+    views = tuple(replace(v, gil_wait_share=shares[v.worker_id]) for v in base.worker_views)
+    lines = [line.plain for line in gil_lines(replace(base, worker_views=views), 44)]
+    assert len(lines) == GIL_ROWS + 2  # title, summary, heading, rows, "… and N more"
+    assert "64 threads: median 32% · 0%–63%" in lines[1]
+    rows = lines[3:-1]
+    assert rows[0].endswith("63%") and rows[-1].endswith(f"{sorted(shares.values())[-10]:.0%}")
+    assert lines[-1] == f"… and {64 - (GIL_ROWS - 2)} more"
+    few = replace(base, worker_views=views[:GIL_ROWS])
+    assert len(gil_lines(few, 44)) == GIL_ROWS + 1  # every thread its own row

@@ -6,6 +6,8 @@ diff (a :class:`~conc_tui.widgets.lines.LinesView` repaints only changed lines).
 
 from __future__ import annotations
 
+import statistics
+
 from rich.text import Text
 
 from conc_tui.config import RunConfig
@@ -406,11 +408,18 @@ def thread_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
     return lines
 
 
+GIL_ROWS = 12
+"""Most threads given a row of their own in the GIL panel. Past that, a line sums them
+all up and only the ones that waited most get rows: 64 near-equal bars teach nothing,
+and drawing them made every switch to that pane slower."""
+
+
 def gil_lines(snapshot: Snapshot, width: int) -> list[Text]:
     """Each thread's share of its running time spent waiting for the GIL.
 
     A share is measured once the thread has run through a sample; until then it says
-    "measuring…" rather than drawing an empty bar that would read as 0%.
+    "measuring…" rather than drawing an empty bar that would read as 0%. With more
+    than :data:`GIL_ROWS` threads: their median and range, then the most waiting.
     """
     if not gil_enabled():
         return [
@@ -420,7 +429,23 @@ def gil_lines(snapshot: Snapshot, width: int) -> list[Text]:
     lines = [Text("GIL wait share (of running time)", "bold")]
     bar_width = max(4, min(20, width - 17))  # name 10, bar ends 2, share 5
     pending = "measuring…" if snapshot.phase.active else "not measured"
-    for view in snapshot.worker_views:
+    views = list(snapshot.worker_views)
+    hidden = 0
+    if len(views) > GIL_ROWS:
+        shares = sorted(v.gil_wait_share for v in views if v.gil_wait_share is not None)
+        summary = (
+            f"median {statistics.median(shares):.0%} · {shares[0]:.0%}–{shares[-1]:.0%}"
+            if shares
+            else pending
+        )
+        lines.append(Text.assemble((f"{len(views)} threads: ", _DIM), summary))
+        shown = GIL_ROWS - 2
+        views.sort(
+            key=lambda v: -1.0 if v.gil_wait_share is None else v.gil_wait_share, reverse=True
+        )
+        views, hidden = views[:shown], len(views) - shown
+        lines.append(Text(f"the {shown} that waited most:", _DIM))
+    for view in views:
         line = Text(f"{view.label[:9]:<10}")
         share = view.gil_wait_share
         if share is None:
@@ -429,6 +454,8 @@ def gil_lines(snapshot: Snapshot, width: int) -> list[Text]:
             line.append_text(bar(share, bar_width, GIL))
             line.append(f"{share:>5.0%}")
         lines.append(line)
+    if hidden:
+        lines.append(Text(f"… and {hidden} more", _DIM))
     return lines
 
 
