@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,3 +25,12 @@ def _reset_recorder() -> Iterator[None]:
     """Tests set a recorder on the main thread; do not leak it into other tests."""
     yield
     set_current_recorder(NULL_RECORDER)
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_collector() -> Iterator[None]:
+    """The app freezes its start-up objects out of the cyclic collector's reach, which
+    is right for one app a process; a test session makes hundreds, so hand them back
+    to the collector after each test."""
+    yield
+    gc.unfreeze()
