@@ -302,9 +302,10 @@ class ConcApp(App[None]):
     def panes_covered(self) -> bool:
         """Whether another screen (help, race, compare, the hazard lab) is over the panes.
 
-        The panes are not drawn then: under a modal screen every pane frame makes
-        Textual composite the whole screen stack again, which cost a third of a core
-        with help open over a live pane, taken from the very runs being measured.
+        The panes and their tabs are not drawn then: under a modal screen every change
+        to them makes Textual composite the whole screen stack again, which cost a
+        third of a core with help open over a live pane, taken from the very runs being
+        measured.
         """
         return self._main_screen is not None and self.screen is not self._main_screen
 
@@ -314,6 +315,7 @@ class ConcApp(App[None]):
             self._last_redraw = self._last_figures = time.monotonic()
             self._cores_due = bool(self._cores)
             self._draw_pane(self.panes[self.current])
+            self._draw_tabs()
 
     def _pane(self, model: str) -> ModelPane:
         return self.query_one(f"#pane-{model}", ModelPane)
@@ -514,6 +516,8 @@ class ConcApp(App[None]):
         return per_item * result.items_done
 
     def _draw_tabs(self) -> None:
+        if self.panes_covered:
+            return  # drawn when the panes are shown again: see panes_covered
         text = Text(no_wrap=True, overflow="ellipsis")
         for index, (model, title, _workload) in enumerate(PANES, start=1):
             state = self.panes[model]

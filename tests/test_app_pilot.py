@@ -408,9 +408,10 @@ async def test_panes_under_another_screen_are_not_drawn_until_it_closes() -> Non
         await pilot.press("2")
         state = app.panes["thread"]
         lanes = app.query_one("#pane-thread WorkerLanes", WorkerLanes)
-        first = make_snapshot("thread", "files", 4, 10, phase=Phase.RUNNING)
+        first = make_snapshot("thread", "files", 4, 10, phase=Phase.STOPPED)
         app.on_snapshot_arrived(SnapshotArrived("thread", state.generation, first))
         assert lanes.history.elapsed_s == pytest.approx(first.elapsed_s)
+        assert app.sub_title == "nothing running"
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen) and app.panes_covered
         newer = make_snapshot("thread", "files", 4, 30, phase=Phase.RUNNING)
@@ -419,10 +420,12 @@ async def test_panes_under_another_screen_are_not_drawn_until_it_closes() -> Non
         app._flush_redraw()
         assert state.snapshot is newer
         assert lanes.history.elapsed_s == pytest.approx(first.elapsed_s)  # not drawn
+        assert app.sub_title == "nothing running"  # the tabs wait too
         await pilot.press("escape")
         await pilot.pause()
         assert not app.panes_covered
         assert lanes.history.elapsed_s == pytest.approx(newer.elapsed_s)
+        assert app.sub_title == "running: Threads"
 
 
 @sync
