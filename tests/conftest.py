@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,16 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = tmp_path_factory.mktemp("cache")
     os.environ["CONC_TUI_CACHE"] = str(cache)
     return cache
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_reaches_children() -> None:
+    """Tests send Ctrl+C (SIGINT) to the processes they start. A shell starts a
+    background job (``.ci/run &``) with SIGINT ignored, and an ignored signal stays
+    ignored across exec: the children would shrug it off and those tests fail. With
+    Python's own handler here, each child starts with the default again."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
