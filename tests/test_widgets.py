@@ -232,3 +232,23 @@ def test_many_threads_gil_panel_sums_up_and_lists_those_that_waited_most() -> No
     assert lines[-1] == f"… and {64 - (GIL_ROWS - 2)} more"
     few = replace(base, worker_views=views[:GIL_ROWS])
     assert len(gil_lines(few, 44)) == GIL_ROWS + 1  # every thread its own row
+
+
+def test_lock_wait_figures_take_two_rows_rather_than_wrap_apart_from_their_units() -> None:
+    """A long total ("5 m 29 s") made "max 108 ms" wrap between 108 and ms at 80x24."""
+    from dataclasses import replace
+
+    from fakes import make_snapshot
+
+    from conc_tui.telemetry.snapshot import Phase
+    from conc_tui.widgets.panels import thread_lines
+
+    base = make_snapshot("thread", "files", 8, 20, phase=Phase.RUNNING)
+    assert base.lock is not None
+    lock = replace(base.lock, total_wait_s=329.0, longest_wait_s=0.108)
+    snapshot = replace(base, lock=lock)
+    wide = [line.plain for line in thread_lines(snapshot, 44)]
+    assert "waited    5 m 29 s · max 108 ms" in wide
+    narrow = [line.plain for line in thread_lines(snapshot, 30)]
+    assert "waited    5 m 29 s" in narrow and "longest   108 ms" in narrow
+    assert all(len(line) <= 30 for line in narrow[:6])

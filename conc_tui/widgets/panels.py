@@ -398,12 +398,13 @@ def thread_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
                 f"{lock.acquisitions} · {lock.contention_share:.0%} waited",
             )
         )
-        lines.append(
-            _kv(
-                "waited",
-                f"{fmt_seconds(lock.total_wait_s)} · max {fmt_seconds(lock.longest_wait_s)}",
-            )
-        )
+        total, longest = fmt_seconds(lock.total_wait_s), fmt_seconds(lock.longest_wait_s)
+        waited = f"{total} · max {longest}"
+        if len("waited".ljust(10)) + len(waited) <= width:
+            lines.append(_kv("waited", waited))
+        else:  # two rows rather than a wrap that parts a figure from its unit
+            lines.append(_kv("waited", total))
+            lines.append(_kv("longest", longest))
     lines.extend(gil_lines(snapshot, width))
     return lines
 
@@ -426,7 +427,8 @@ def gil_lines(snapshot: Snapshot, width: int) -> list[Text]:
             Text("GIL: off (free-threaded Python)", "bold"),
             _kv("GIL wait", Text("not applicable: threads run Python in parallel", _DIM)),
         ]
-    lines = [Text("GIL wait share (of running time)", "bold")]
+    title = "GIL wait share (of running time)"
+    lines = [Text(title if len(title) <= width else "GIL wait, of running time", "bold")]
     bar_width = max(4, min(20, width - 17))  # name 10, bar ends 2, share 5
     pending = "measuring…" if snapshot.phase.active else "not measured"
     views = list(snapshot.worker_views)
