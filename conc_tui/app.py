@@ -556,8 +556,17 @@ class ConcApp(App[None]):
     # -- actions ----------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While the help screen is open, only quitting and the palette work."""
+        """Once quitting has begun, nothing else; under another screen, no pane keys."""
+        if self.closing:
+            # Keys typed after q still arrive while Textual takes the screens down: a
+            # screen opened then (s: compare) found its widgets gone and crashed.
+            return action == "quit"
         return not (isinstance(self.screen, ModalScreen) and action in _PANE_ACTIONS)
+
+    @property
+    def closing(self) -> bool:
+        """Whether quitting has begun (every controller is closed or closing)."""
+        return self._cores_stop.is_set()
 
     def action_show_pane(self, model: str) -> None:
         """Show a pane; its run (if any) keeps going either way."""

@@ -470,3 +470,38 @@ async def test_start_up_objects_are_frozen_out_of_the_collectors_reach() -> None
         await pilot.pause()
         await pilot.pause()
         assert gc.get_freeze_count() > 10_000
+
+
+@sync
+async def test_keys_typed_after_quit_open_nothing() -> None:
+    """q then s before the app is gone: the compare screen opened while Textual took the
+    screens down, found its widgets missing and crashed the exit with a traceback."""
+    from textual import events
+
+    from conc_tui.screens.compare import CompareScreen
+
+    app, _ = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("2", "space")
+        await pilot.pause(0.2)
+        app.post_message(events.Key("q", "q"))
+        app.post_message(events.Key("s", "s"))
+        await pilot.pause(0.3)
+        assert app.closing
+        assert not any(isinstance(screen, CompareScreen) for screen in app.screen_stack)
+    assert app._exception is None and app.return_code == 0
+
+
+@sync
+async def test_race_and_compare_start_nothing_once_the_app_is_quitting() -> None:
+    from conc_tui.screens.compare import CompareScreen
+
+    app, _ = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        assert screen.check_action("compare_again", ())
+        app.close_controllers()  # what q does first
+        assert not screen.check_action("compare_again", ())

@@ -241,6 +241,10 @@ class CompareScreen(ModalScreen[None]):
             )
         self.query_one("#compare-axis", Static).update(axis_text(axis_s, cells))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Nothing starts once the app is quitting (a run started then would outlive it)."""
+        return not getattr(self.app, "closing", False)
+
     def action_compare_again(self) -> None:
         """Make the runs again (once the current ones are over)."""
         if not self.finished:

@@ -264,6 +264,10 @@ class RaceScreen(ModalScreen[None]):
         rows = summarize_bench(r for runs in self.results.values() for r in runs)
         return [judge(self.base.workload, rows).text, format_load(rows), rule_of_thumb(rows)]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Nothing starts once the app is quitting (a run started then would outlive it)."""
+        return not getattr(self.app, "closing", False)
+
     def action_race_again(self) -> None:
         """Run the whole race again (only once the current one is over)."""
         if not self.finished:
