@@ -442,6 +442,13 @@ def test_a_busy_machine_during_the_measurement_is_said() -> None:
     busy = dataclasses.replace(EXAMPLE, others_cores_busy=1.4)
     assert "others kept 1.4 cores busy" in _plain(interp_view(None, 30, busy))
     assert busy.machine_was_busy and not EXAMPLE.machine_was_busy
+    # When: busy figures are kept for hours, so the pane says how old they are.
+    dated = dataclasses.replace(busy, measured_at=1_000_000.0)
+    lines = _plain(interp_view(None, 40, dated, now=1_000_000.0 + 2 * 3600 + 59))
+    assert "measured 2 h ago; again once quiet" in lines
+    assert "measured just now" in " ".join(_plain(interp_view(None, 30, dated, now=1_000_010.0)))
+    quiet = dataclasses.replace(EXAMPLE, measured_at=1_000_000.0)
+    assert not any("once quiet" in line for line in _plain(interp_view(None, 40, quiet)))
 
 
 def test_on_an_older_python_the_pane_says_what_it_needs_instead() -> None:

@@ -7,6 +7,7 @@ diff (a :class:`~conc_tui.widgets.lines.LinesView` repaints only changed lines).
 from __future__ import annotations
 
 import statistics
+import time
 
 from rich.text import Text
 
@@ -569,7 +570,12 @@ def interp_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
 
 
 def interp_view(
-    snapshot: Snapshot | None, width: int, costs: InterpCosts | str, *, available: bool = True
+    snapshot: Snapshot | None,
+    width: int,
+    costs: InterpCosts | str,
+    *,
+    available: bool = True,
+    now: float | None = None,
 ) -> list[Text]:
     """How many interpreters are alive, their start-up and their one process's memory,
     each one's GIL waits (measured per thread: each has its own GIL); then what one
@@ -589,7 +595,7 @@ def interp_view(
                 Text("Start-up, memory and workloads", _DIM),
                 Text("are measured on Python 3.13+.", _DIM),
             ]
-        return lines + _cost_lines(costs, width)
+        return lines + _cost_lines(costs, width, now)
     views = snapshot.worker_views
     ended = (int(WorkerState.DONE), int(WorkerState.FAILED))
     alive = sum(1 for v in views if v.state not in ended)
@@ -607,7 +613,7 @@ def interp_view(
     if runner and runner[0]:
         lines.append(_kv("memory", f"{fmt_mb(runner[0])} in all"))
     lines.extend(gil_lines(snapshot, width))
-    return lines + _cost_lines(costs, width)
+    return lines + _cost_lines(costs, width, now)
 
 
 def fmt_short_time(seconds: float) -> str:
@@ -640,8 +646,22 @@ def _cost_row(name: str, start: float, width: int, memory: str = "", style: str 
     return fit(parts, width)
 
 
-def _cost_lines(costs: InterpCosts | str, width: int) -> list[Text]:
-    """One interpreter against one process and one thread, and the workloads it runs."""
+def fmt_age(seconds: float) -> str:
+    """How long ago, in the largest whole unit: "just now", "5 min ago", "3 h ago"."""
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"  # unreachable: 60 s is a minute
+
+
+def _cost_lines(costs: InterpCosts | str, width: int, now: float | None = None) -> list[Text]:
+    """One interpreter against one process and one thread, and the workloads it runs.
+
+    Figures measured on a busy machine say how busy and how long ago (``now``: the
+    clock, seconds since the epoch): they are measured again once it is quiet.
+    """
     lines = [Text("One of each, measured here", "bold")]
     if isinstance(costs, str):
         return [*lines, Text(costs, _DIM)]
@@ -661,6 +681,9 @@ def _cost_lines(costs: InterpCosts | str, width: int) -> list[Text]:
     busy = costs.others_cores_busy
     if busy is not None and costs.cores and busy >= costs.cores / 4:
         lines.append(fit([("others kept ", WARN), (f"{busy:.1f} cores busy", WARN)], width))
+        if costs.measured_at is not None:
+            age = fmt_age(max(0.0, (time.time() if now is None else now) - costs.measured_at))
+            lines.append(fit([(f"measured {age}", _DIM), ("; again once quiet", _DIM)], width))
     lines.append(Text("Workloads in an interpreter", "bold"))
     for name, reason in costs.support:
         if reason is None:
