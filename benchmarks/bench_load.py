@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,15 +31,13 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks.bench_ui import Term, app_command, ui_process
+from benchmarks.bench_ui import PANE_MARKS, Term, app_command, ui_process
 from benchmarks.common import write_results
 from conc_tui.config import RunConfig, WorkloadOptions
 from conc_tui.engine import execute
 from conc_tui.telemetry.states import Event
 
 WORKERS = 64
-PANE_MARKS = {"1": "Own tools: one process each", "2": "Shared tools, in shifts"}
-"""Text only that pane's card shows: when it is on screen, the pane is."""
 
 
 def make_tiny_files(root: Path, count: int) -> None:
@@ -110,10 +107,7 @@ def drive_terminal(files: str, seconds: float, presses: int) -> dict[str, object
         for press in range(presses):
             key = "1" if press % 2 == 0 else "2"
             time.sleep(0.5)
-            started = time.monotonic()
-            subprocess.run(["tmux", "send-keys", "-t", term.name, key], check=True)
-            term.wait_for(lambda screen, k=key: PANE_MARKS[k] in screen, 3, poll_s=0.002)  # type: ignore[misc]
-            latencies.append(time.monotonic() - started)
+            latencies.append(term.time_key(key, PANE_MARKS[key]))
             rss.append(ui.memory_info().rss)
     finally:
         term.close()

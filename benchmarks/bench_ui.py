@@ -48,6 +48,8 @@ from benchmarks.common import RESULTS, median, spread, write_results
 
 COLS, ROWS = 160, 48
 IO_GLYPH = "░"
+PANE_MARKS = {"1": "Own tools: one process each", "2": "Shared tools, in shifts"}
+"""Text only that pane's card shows: when it is on screen, the pane is."""
 
 
 # -- tmux -------------------------------------------------------------------------------
@@ -91,6 +93,13 @@ class Term:
                 return time.monotonic() - start
             time.sleep(poll_s)
         raise TimeoutError(f"{self.name}: screen condition not met in {limit_s} s")
+
+    def time_key(self, key: str, shows: str, limit_s: float = 3.0) -> float:
+        """Seconds from sending ``key`` until ``shows`` is on the screen."""
+        started = time.monotonic()
+        subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+        self.wait_for(lambda screen: shows in screen, limit_s, poll_s=0.002)
+        return time.monotonic() - started
 
     def close(self) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, "q"], capture_output=True)
@@ -227,17 +236,13 @@ def bench_first_frame_from_launch() -> float:
 def bench_keys(presses: int) -> list[float]:
     """Seconds from sending a pane key until that pane's title is on screen."""
     term = Term("bench-ui-keys", app_command())
-    marks = {"1": "Own tools: one process each", "2": "Shared tools, in shifts"}
     out: list[float] = []
     try:
         term.wait_for(lambda s: "READY" in s, 10)
         for i in range(presses):
             key = "2" if i % 2 == 0 else "1"
             time.sleep(0.3)
-            t0 = time.monotonic()
-            subprocess.run(["tmux", "send-keys", "-t", term.name, key], check=True)
-            term.wait_for(lambda s, k=key: marks[k] in s, 2, poll_s=0.002)  # type: ignore[misc]
-            out.append(time.monotonic() - t0)
+            out.append(term.time_key(key, PANE_MARKS[key], 2))
         return out
     finally:
         term.close()
@@ -326,11 +331,10 @@ def bench_state_change(workers: int = 8) -> list[float]:
             try:
                 # The last release ends the run: FINISHED on screen shows that change
                 # too (a finished lane keeps its last column's state, the I/O wait).
-                term.wait_for(  # type: ignore[misc]
-                    lambda s, n=left: waiting_lanes(s) <= n or "FINISHED" in s,
-                    3,
-                    poll_s=0.002,
-                )
+                def moved(screen: str, n: int = left) -> bool:
+                    return waiting_lanes(screen) <= n or "FINISHED" in screen
+
+                term.wait_for(moved, 3, poll_s=0.002)
             except TimeoutError:
                 print(term.capture(), site.waiting, file=sys.stderr)
                 raise
