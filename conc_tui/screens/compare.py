@@ -19,13 +19,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from conc_tui.config import RunConfig
 from conc_tui.controller import RunController
 from conc_tui.printable import printable
 from conc_tui.registry import model_spec
+from conc_tui.screens.dialog import Dialog
 from conc_tui.telemetry.snapshot import Phase, Snapshot, WorkerView
 from conc_tui.telemetry.states import WorkerState
 from conc_tui.widgets.lanes import CORE_WIDTH, LABEL_WIDTH, WorkerLanes
@@ -118,25 +118,18 @@ def axis_text(axis_s: float, cells: int) -> Text:
     return Text(pad + "0 s" + "─" * middle + end, "dim", no_wrap=True, overflow="ellipsis")
 
 
-class CompareScreen(ModalScreen[None]):
+class CompareScreen(Dialog):
     """Runs two or three models on one workload, one after another, and stacks their lanes."""
 
     BINDINGS = [
         Binding("escape,s", "close_compare", "Close"),
-        # Modal screens hide the app's own bindings: quitting must still work here.
-        Binding("q", "app.quit", "Quit"),
         Binding("space", "compare_again", "Again", key_display="Space"),
     ]
 
     DEFAULT_CSS = """
-    CompareScreen {
-        align: center middle;
-    }
     CompareScreen > VerticalScroll {
         width: 100%;
         height: 100%;
-        border: thick $accent;
-        background: $surface;
         padding: 0 1;
     }
     CompareScreen .compare-title {
@@ -240,10 +233,6 @@ class CompareScreen(ModalScreen[None]):
                 on_axis(snap.worker_views, snap.column_s, run.seconds, axis_s, cells)
             )
         self.query_one("#compare-axis", Static).update(axis_text(axis_s, cells))
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Nothing starts once the app is quitting (a run started then would outlive it)."""
-        return not getattr(self.app, "closing", False)
 
     def action_compare_again(self) -> None:
         """Make the runs again (once the current ones are over)."""

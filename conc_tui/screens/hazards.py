@@ -28,7 +28,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.geometry import Size
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -39,6 +38,7 @@ from conc_tui.hazards.isolated import Outcome, run_isolated
 from conc_tui.hazards.report import cell_lines
 from conc_tui.hazards.stream import Timelines, VariantTimeline
 from conc_tui.hazards.timeline import LaneState
+from conc_tui.screens.dialog import Dialog
 from conc_tui.telemetry.states import WorkerState
 from conc_tui.widgets.glyphs import STATE_GLYPHS, style
 
@@ -432,25 +432,18 @@ class LanesView(Widget):
         return len(self.lines)
 
 
-class HazardScreen(ModalScreen[None]):
+class HazardScreen(Dialog):
     """Lists the experiments; runs the chosen one and shows what it measured."""
 
     BINDINGS = [
         Binding("escape,h", "close_hazards", "Close"),
-        # Modal screens hide the app's own bindings: quitting must still work here.
-        Binding("q", "app.quit", "Quit"),
     ]
 
     DEFAULT_CSS = """
-    HazardScreen {
-        align: center middle;
-    }
     HazardScreen > Horizontal {
         width: 160;
         max-width: 100%;
         height: 90%;
-        border: thick $accent;
-        background: $surface;
     }
     HazardScreen OptionList {
         width: 18;

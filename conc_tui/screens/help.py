@@ -9,12 +9,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from conc_tui.keys import KEYS as KEYS_DECLARED
 from conc_tui.keys import help_rows
 from conc_tui.registry import MODEL_SPECS
+from conc_tui.screens.dialog import Dialog
 from conc_tui.telemetry.states import STATE_LABELS, WorkerState
 from conc_tui.widgets.card import RULE_OF_THUMB
 from conc_tui.widgets.glyphs import STATE_GLYPHS, STATE_STYLES
@@ -157,7 +157,7 @@ def about_text() -> Table:
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog):
     """A modal listing the keys, the lane legend and the rule of thumb.
 
     The first screenful at 80×24 carries what matters most (the main keys, the lane
@@ -170,16 +170,11 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     DEFAULT_CSS = """
-    HelpScreen {
-        align: center middle;
-    }
     HelpScreen > VerticalScroll {
         width: 80;
         max-width: 100%;
         height: auto;
         max-height: 100%;
-        border: thick $accent;
-        background: $surface;
         padding: 0 1;
     }
     HelpScreen #help-essentials, HelpScreen #help-more {

@@ -17,7 +17,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from conc_tui.config import RunConfig
@@ -33,6 +32,7 @@ from conc_tui.report import (
     rule_of_thumb,
     summarize_bench,
 )
+from conc_tui.screens.dialog import Dialog
 from conc_tui.telemetry.snapshot import Phase, RunResult, Snapshot
 
 RACE_ORDER = (BASELINE, *available_contenders())
@@ -141,27 +141,20 @@ def race_table(
     return table
 
 
-class RaceScreen(ModalScreen[None]):
+class RaceScreen(Dialog):
     """Races the four models on one workload and says which one won, and why."""
 
     BINDINGS = [
         Binding("escape,c", "close_race", "Close race"),
-        # Modal screens hide the app's own bindings: quitting must still work here.
-        Binding("q", "app.quit", "Quit"),
         Binding("space", "race_again", "Race again", key_display="Space"),
     ]
 
     DEFAULT_CSS = """
-    RaceScreen {
-        align: center middle;
-    }
     RaceScreen > VerticalScroll {
         width: 110;
         max-width: 100%;
         height: auto;
         max-height: 100%;
-        border: thick $accent;
-        background: $surface;
         padding: 0 1;
     }
     """
@@ -263,10 +256,6 @@ class RaceScreen(ModalScreen[None]):
             return []
         rows = summarize_bench(r for runs in self.results.values() for r in runs)
         return [judge(self.base.workload, rows).text, format_load(rows), rule_of_thumb(rows)]
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Nothing starts once the app is quitting (a run started then would outlive it)."""
-        return not getattr(self.app, "closing", False)
 
     def action_race_again(self) -> None:
         """Run the whole race again (only once the current one is over)."""
