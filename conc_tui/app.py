@@ -311,7 +311,7 @@ class ConcApp(App[None]):
 
     def _on_screen_change(self, screen: Screen[object]) -> None:
         """Back on the panes: draw what the runs did while they were covered."""
-        if screen is self._main_screen and not self._cores_stop.is_set():
+        if screen is self._main_screen and not self.closing:
             self._last_redraw = self._last_figures = time.monotonic()
             self._cores_due = bool(self._cores)
             self._draw_pane(self.panes[self.current])
@@ -343,10 +343,13 @@ class ConcApp(App[None]):
 
     def on_cores_sampled(self, message: CoresSampled) -> None:
         """Redraw the visible pane's core bars (with its next frame, while it has frames)."""
-        if self._cores_stop.is_set():
+        if self.closing:
             return  # posted just before the app began closing; its widgets may be gone
-        if self.panes[self.current].running or self.panes_covered:
-            # The pane's next figures draw them: one region redrawn, not two.
+        state = self.panes[self.current]
+        frames_coming = state.running and time.monotonic() - state.last_heard < FIGURES_S * 2
+        if frames_coming or self.panes_covered:
+            # The pane's next figures draw them: one region redrawn, not two. (A run
+            # that went quiet sends no frames: then they are drawn at once, as idle.)
             self._cores, self._cores_due = message.history, True
             return
         # Samples arrive from a thread, also while the panes are mounted or removed.
@@ -377,7 +380,7 @@ class ConcApp(App[None]):
 
     def show_cores(self, history: tuple[tuple[float, ...], ...]) -> None:
         """Draw per-core samples now (tests call this directly)."""
-        self._cores = history
+        self._cores, self._cores_due = history, False
         self._pane(self.current).show_cores(history)
 
     def _callback(self, model: str, generation: int) -> Callable[[Snapshot], None]:
@@ -398,7 +401,7 @@ class ConcApp(App[None]):
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
         """Keep the newest snapshot; draw it if its pane is visible."""
         state = self.panes[message.model]
-        if message.generation != state.generation or self._cores_stop.is_set():
+        if message.generation != state.generation or self.closing:
             return
         state.last_heard, state.stalled_s, state.heard = time.monotonic(), None, True
         if state.loop and message.snapshot.phase is Phase.FINISHED:
@@ -428,7 +431,7 @@ class ConcApp(App[None]):
             self._start(state, state.config)
 
     def _flush_redraw(self) -> None:
-        if self._cores_stop.is_set() or not self.is_running:
+        if self.closing or not self.is_running:
             return  # the app is closing: the timer outlived the widgets it would draw
         self._redraw_pending = False
         if self.panes_covered:

@@ -387,6 +387,12 @@ async def test_live_frames_move_the_lanes_and_redraw_figures_a_few_times_a_secon
         assert progress_text(app, "thread") == first  # too soon for the figures
         app.on_cores_sampled(CoresSampled(((5.0, 5.0),)))
         assert app._cores_due  # kept for the next figures, not drawn on its own
+        state.last_heard -= 10  # a run gone quiet sends no frames: cores drawn at once
+        app.on_cores_sampled(CoresSampled(((6.0, 6.0),)))
+        assert not app._cores_due and app._cores == ((6.0, 6.0),)
+        state.last_heard += 10
+        app.on_cores_sampled(CoresSampled(((5.0, 5.0),)))
+        assert app._cores_due
         app._last_figures -= FIGURES_S
         arrive(40)
         assert progress_text(app, "thread") != first
