@@ -400,9 +400,9 @@ def thread_lines(snapshot: Snapshot | None, width: int) -> list[Text]:
             )
         )
         total, longest = fmt_seconds(lock.total_wait_s), fmt_seconds(lock.longest_wait_s)
-        waited = f"{total} · max {longest}"
-        if len("waited".ljust(10)) + len(waited) <= width:
-            lines.append(_kv("waited", waited))
+        waited = _kv("waited", f"{total} · max {longest}")
+        if len(waited) <= width:
+            lines.append(waited)
         else:  # two rows rather than a wrap that parts a figure from its unit
             lines.append(_kv("waited", total))
             lines.append(_kv("longest", longest))
@@ -650,10 +650,10 @@ def fmt_age(seconds: float) -> str:
     """How long ago, in the largest whole unit: "just now", "5 min ago", "3 h ago"."""
     if seconds < 60:
         return "just now"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+    for unit, size in (("d", 86400), ("h", 3600)):
         if seconds >= size:
             return f"{int(seconds // size)} {unit} ago"
-    return "just now"  # unreachable: 60 s is a minute
+    return f"{int(seconds // 60)} min ago"
 
 
 def _cost_lines(costs: InterpCosts | str, width: int, now: float | None = None) -> list[Text]:
