@@ -374,7 +374,7 @@ class ConcApp(App[None]):
             if stalled is None and state.stalled_s is None:
                 continue
             state.stalled_s = stalled
-            if state.model == self.current and not self.panes_covered:
+            if state.model == self.current:
                 with contextlib.suppress(NoMatches):  # a timer can outlive the panes
                     self._draw_pane(state)
 
@@ -407,7 +407,7 @@ class ConcApp(App[None]):
         if state.loop and message.snapshot.phase is Phase.FINISHED:
             generation = state.generation
             self.set_timer(LOOP_PAUSE_S, lambda: self._loop_again(message.model, generation))
-        if message.model != self.current or self.panes_covered:
+        if message.model != self.current:
             # Kept, not drawn: it must not hold back the visible pane's next frame.
             self._store(message.model, message.snapshot)
             return
@@ -434,8 +434,6 @@ class ConcApp(App[None]):
         if self.closing or not self.is_running:
             return  # the app is closing: the timer outlived the widgets it would draw
         self._redraw_pending = False
-        if self.panes_covered:
-            return  # drawn when the panes are shown again
         self._last_redraw = time.monotonic()
         self._draw_frame(self.panes[self.current])
 
@@ -485,6 +483,8 @@ class ConcApp(App[None]):
         return self.serial_results.get((config.workload, config.options))
 
     def _draw_pane(self, state: PaneState, *, figures: bool = True) -> None:
+        if self.panes_covered:
+            return  # drawn when the panes are shown again: see panes_covered
         workload = state.snapshot.workload if state.snapshot else state.config.workload
         serial = self.serial_results.get((workload, state.config.options))
         if state.config.options.duration_s is not None:
