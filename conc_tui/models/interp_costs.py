@@ -123,12 +123,6 @@ class InterpCosts:
             return False
         return self.measured_at is None or not 0 <= now - self.measured_at < BUSY_KEPT_S
 
-    def refusals(self) -> dict[str, str]:
-        return {name: reason for name, reason in self.support if reason is not None}
-
-    def runs(self) -> list[str]:
-        return [name for name, reason in self.support if reason is None]
-
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
